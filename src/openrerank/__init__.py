@@ -1,0 +1,61 @@
+"""openrerank: self-hosted, Cohere-compatible reranking with open cross-encoders."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
+
+from openrerank.config import BatchingConfig, EngineConfig, ModelConfig
+from openrerank.errors import (
+    BackendError,
+    BackendUnavailableError,
+    DocumentTypeError,
+    EmptyDocumentsError,
+    EmptyQueryError,
+    EngineClosedError,
+    InvalidInputError,
+    InvalidTopNError,
+    ModelError,
+    ModelNotFoundError,
+    OverloadedError,
+    RerankError,
+    ScoreError,
+    TooManyDocumentsError,
+    UnsupportedModelError,
+)
+from openrerank.service import ModelInfo, RerankService
+from openrerank.sync import Reranker
+from openrerank.types import RankResult, RerankOutcome, Usage
+
+try:
+    __version__ = _version("openrerank")
+except _PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "BackendError",
+    "BackendUnavailableError",
+    "BatchingConfig",
+    "DocumentTypeError",
+    "EmptyDocumentsError",
+    "EmptyQueryError",
+    "EngineClosedError",
+    "EngineConfig",
+    "InvalidInputError",
+    "InvalidTopNError",
+    "ModelConfig",
+    "ModelError",
+    "ModelInfo",
+    "ModelNotFoundError",
+    "OverloadedError",
+    "RankResult",
+    "RerankError",
+    "RerankOutcome",
+    "RerankService",
+    "Reranker",
+    "ScoreError",
+    "TooManyDocumentsError",
+    "UnsupportedModelError",
+    "Usage",
+    "__version__",
+]

@@ -1,0 +1,1 @@
+"""Runtimes that turn a padded batch of token pairs into logits."""

@@ -1,0 +1,154 @@
+"""OnnxBackend: ONNX Runtime sessions for fp32 and dynamically quantized int8 models.
+
+The model file is the repository's own ``onnx/model.onnx`` when it ships one;
+otherwise the PyTorch weights are exported once into a cache keyed by model and
+revision. int8 is derived from the fp32 file with dynamic quantization and cached too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from openrerank.backends.base import MODEL_INPUTS, BackendInfo, Batch
+from openrerank.config import ModelConfig, default_cache_dir
+from openrerank.errors import BackendUnavailableError, UnsupportedModelError
+from openrerank.model.resolve import ModelFiles
+from openrerank.model.spec import ModelSpec
+from openrerank.types import FloatArray
+
+logger = logging.getLogger(__name__)
+
+_EXPORT_PACKAGES = frozenset({"torch", "transformers", "onnxscript"})
+
+
+class OnnxBackend:
+    """One ONNX Runtime session; inputs are read from the session, not assumed.
+
+    Args:
+        model_path: the ``.onnx`` file to run.
+        spec: the model's spec (decides whether segment ids are fed).
+        precision: ``fp32`` or ``int8``, for reporting.
+        threads: intra-op threads; ``None`` = the cores this process may use.
+        providers: ONNX Runtime execution providers, in order of preference.
+    """
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        spec: ModelSpec,
+        precision: str = "fp32",
+        threads: int | None = None,
+        providers: list[str] | None = None,
+    ) -> None:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or available_cores()
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(
+            str(model_path), sess_options=options, providers=providers or ["CPUExecutionProvider"]
+        )
+        self._inputs = tuple(i.name for i in self._session.get_inputs())
+        unknown = sorted(set(self._inputs) - set(MODEL_INPUTS))
+        if unknown:
+            raise UnsupportedModelError(f"{model_path.name} takes unsupported inputs {unknown}")
+        self._segments = spec.expects_token_type_ids
+        device = "cuda" if "CUDAExecutionProvider" in self._session.get_providers() else "cpu"
+        self._info = BackendInfo("onnx", precision, device, self._inputs, str(model_path))
+
+    @property
+    def info(self) -> BackendInfo:
+        """Backend name, precision, device and the session's inputs."""
+        return self._info
+
+    def run(self, batch: Batch) -> FloatArray:
+        """Run the session on a batch; returns ``[n, num_labels]`` float32 logits."""
+        feed = batch.inputs(self._inputs, segments=self._segments)
+        logits = np.asarray(self._session.run(None, feed)[0], dtype=np.float32)
+        return logits.reshape(batch.size, -1)
+
+    def close(self) -> None:
+        """Drop the session."""
+        del self._session
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def load(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> OnnxBackend:
+    """Registry entry: find or build the ONNX file for the precision and open it."""
+    fp32 = files.onnx_path or _exported(files, config)
+    path = fp32 if config.precision == "fp32" else _quantized(fp32, files, config)
+    providers = ["CPUExecutionProvider"]
+    if config.device.startswith("cuda"):
+        providers.insert(0, "CUDAExecutionProvider")
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise BackendUnavailableError(
+                "ONNX Runtime here has no CUDA provider: install onnxruntime-gpu, "
+                "or use backend='torch' for GPU inference"
+            )
+    logger.info("loading %s (%s) from %s", files.name, config.precision, path)
+    return OnnxBackend(
+        path, spec=spec, precision=config.precision, threads=config.threads, providers=providers
+    )
+
+
+def cache_folder(files: ModelFiles, config: ModelConfig) -> Path:
+    """The folder of this model revision's exported and quantized files."""
+    root = config.cache_dir or default_cache_dir()
+    slug = files.name.strip("/").replace("/", "--") if not Path(files.name).is_dir() else (
+        "local--" + Path(files.name).resolve().name
+    )
+    return root / "onnx" / slug / files.revision
+
+
+def _exported(files: ModelFiles, config: ModelConfig) -> Path:
+    target = cache_folder(files, config) / "model.onnx"
+    if target.is_file():
+        return target
+    if not files.has_weights:
+        raise UnsupportedModelError(
+            f"{files.name} has neither onnx/model.onnx nor PyTorch weights to export"
+        )
+    try:
+        from openrerank.backends.export import export_onnx
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in _EXPORT_PACKAGES:
+            raise
+        raise BackendUnavailableError(
+            f"{files.name} ships no onnx/model.onnx, and exporting it needs PyTorch "
+            f"({exc.name} is missing): pip install 'openrerank[torch]', or use backend='torch'"
+        ) from exc
+    target.parent.mkdir(parents=True, exist_ok=True)
+    logger.info("exporting %s to ONNX at %s (once per revision)", files.name, target)
+    export_onnx(files.directory, target, trust_remote_code=config.trust_remote_code)
+    return target
+
+
+def _quantized(fp32: Path, files: ModelFiles, config: ModelConfig) -> Path:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target = cache_folder(files, config) / "model.int8.onnx"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    logger.info("quantizing %s to int8 at %s (once per revision)", files.name, target)
+    handle, scratch = tempfile.mkstemp(suffix=".onnx", dir=target.parent)
+    os.close(handle)
+    try:
+        quantize_dynamic(Path(fp32), Path(scratch), weight_type=QuantType.QInt8)
+        os.replace(scratch, target)
+    finally:
+        Path(scratch).unlink(missing_ok=True)
+    return target

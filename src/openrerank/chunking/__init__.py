@@ -1,0 +1,1 @@
+"""Splitting long documents into windows and folding window scores back per document."""

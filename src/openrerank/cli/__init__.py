@@ -1,0 +1,1 @@
+"""The ``openrerank`` command line: flags in, library calls, printed results out."""

@@ -1,0 +1,125 @@
+"""``openrerank`` commands: parse flags, call the library, print the outcome."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, cast
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from openrerank import __version__
+from openrerank.cli.documents import DocumentFileError, parse_documents
+from openrerank.config import BACKENDS, DEFAULT_MODEL, PRECISIONS
+from openrerank.errors import InvalidInputError, RerankError
+from openrerank.sync import Reranker
+from openrerank.types import BackendName, Precision, RankResult
+
+app = typer.Typer(
+    help="Self-hosted, Cohere-compatible reranking with open cross-encoders.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+_PREVIEW_CHARS = 100
+
+
+class OutputFormat(str, Enum):
+    """How ``rank`` prints its results."""
+
+    table = "table"
+    json = "json"
+
+
+BackendChoice = Enum("BackendChoice", {name: name for name in BACKENDS}, type=str)  # type: ignore[misc]
+PrecisionChoice = Enum("PrecisionChoice", {name: name for name in PRECISIONS}, type=str)  # type: ignore[misc]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"openrerank {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="Logging level (warning, info, debug).")] = "warning",
+) -> None:
+    """openrerank: rerank documents with open cross-encoders."""
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def rank(  # noqa: PLR0913 - each flag is one documented option
+    query: Annotated[str, typer.Option("--query", "-q", help="The search query.")],
+    model: Annotated[str, typer.Option(help="Hugging Face model id or local directory.")] = (
+        DEFAULT_MODEL
+    ),
+    documents: Annotated[
+        str, typer.Option("--documents", "-d", help="JSONL or text-lines file; '-' = stdin.")
+    ] = "-",
+    top_n: Annotated[int | None, typer.Option(help="Print only the best N.")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = (
+        OutputFormat.table
+    ),
+    backend: Annotated[BackendChoice, typer.Option(help="Runtime; auto = onnx on CPU.")] = (
+        BackendChoice("auto")
+    ),
+    precision: Annotated[
+        PrecisionChoice, typer.Option(help="int8 needs onnx; fp16/bf16 need torch.")
+    ] = PrecisionChoice("fp32"),
+    device: Annotated[str, typer.Option(help="cpu or cuda[:N].")] = "cpu",
+    max_length: Annotated[int | None, typer.Option(help="Tokens per pair.")] = None,
+    revision: Annotated[str | None, typer.Option(help="Pinned hub revision.")] = None,
+) -> None:
+    """Rank documents against a query and print them, best first."""
+    try:
+        texts = _read_documents(documents)
+        with Reranker(
+            model,
+            backend=cast(BackendName, backend.value),
+            precision=cast(Precision, precision.value),
+            device=device,
+            max_length=max_length,
+            revision=revision,
+        ) as reranker:
+            results = reranker.rank(query, texts, top_n=top_n, return_documents=True)
+    except (RerankError, DocumentFileError, OSError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2 if isinstance(exc, InvalidInputError | DocumentFileError) else 1) from None
+    _print(results, output)
+
+
+def _read_documents(source: str) -> list[str]:
+    if source == "-":
+        return parse_documents(sys.stdin)
+    with Path(source).open(encoding="utf-8") as handle:
+        return parse_documents(handle)
+
+
+def _print(results: list[RankResult], output: OutputFormat) -> None:
+    if output is OutputFormat.json:
+        rows = [
+            {"index": r.index, "relevance_score": r.relevance_score, "document": r.document}
+            for r in results
+        ]
+        typer.echo(json.dumps({"results": rows}, ensure_ascii=False))
+        return
+    table = Table("rank", "index", "score", "document")
+    for position, result in enumerate(results, start=1):
+        text = result.document or ""
+        preview = text if len(text) <= _PREVIEW_CHARS else text[: _PREVIEW_CHARS - 1] + "…"
+        table.add_row(str(position), str(result.index), f"{result.relevance_score:.4f}", preview)
+    Console().print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,82 @@
+"""The exception tree every layer raises; the server maps each class to one status.
+
+::
+
+    RerankError                      base of everything openrerank raises on purpose
+    ├── InvalidInputError            bad request content (ValueError too)
+    │   ├── EmptyQueryError          query empty or whitespace only
+    │   ├── EmptyDocumentsError      no documents
+    │   ├── DocumentTypeError        a document that is not a string (TypeError too)
+    │   ├── InvalidTopNError         top_n < 1 or not an integer
+    │   └── TooManyDocumentsError    more documents than the configured limit
+    ├── ModelError                   a model that cannot be found, read or served
+    │   ├── ModelNotFoundError       not on disk, not in the cache, hub unreachable
+    │   └── UnsupportedModelError    not a sequence-classification reranker
+    ├── BackendError                 a runtime failure inside a backend
+    │   ├── BackendUnavailableError  the backend's optional dependency is missing
+    │   └── ScoreError               the model produced NaN or infinite scores
+    ├── OverloadedError              admission refused: too much queued work
+    └── EngineClosedError            the service is not started or already stopped
+"""
+
+from __future__ import annotations
+
+
+class RerankError(Exception):
+    """Base class of every error openrerank raises on purpose."""
+
+
+class InvalidInputError(RerankError, ValueError):
+    """The request content is invalid; the message says what to change."""
+
+
+class EmptyQueryError(InvalidInputError):
+    """The query is empty or only whitespace."""
+
+
+class EmptyDocumentsError(InvalidInputError):
+    """The document list is empty."""
+
+
+class DocumentTypeError(InvalidInputError, TypeError):
+    """A document is not a string."""
+
+
+class InvalidTopNError(InvalidInputError):
+    """``top_n`` is not an integer >= 1."""
+
+
+class TooManyDocumentsError(InvalidInputError):
+    """More documents than the configured per-request limit."""
+
+
+class ModelError(RerankError):
+    """A model cannot be found, read or served."""
+
+
+class ModelNotFoundError(ModelError):
+    """The model is neither a local directory nor in the Hugging Face cache."""
+
+
+class UnsupportedModelError(ModelError):
+    """The model is not a sequence-classification reranker openrerank can run."""
+
+
+class BackendError(RerankError):
+    """A backend failed while loading or running a model."""
+
+
+class BackendUnavailableError(BackendError):
+    """The backend's optional dependency is not installed."""
+
+
+class ScoreError(BackendError):
+    """The model produced NaN or infinite scores."""
+
+
+class OverloadedError(RerankError):
+    """Too much work is queued; retry later."""
+
+
+class EngineClosedError(RerankError):
+    """The service is not running (not started, or already stopped)."""

@@ -1,0 +1,1 @@
+"""Grouping pairs into batches and running them on the model's own thread."""

@@ -1,0 +1,220 @@
+"""RerankService: the one rerank algorithm, for the library, the CLI and the server.
+
+validate -> tokenize (on a pool, off the event loop) -> infer (on the model's
+thread) -> NaN guard -> activation -> aggregate windows -> sort -> top_n.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from types import TracebackType
+
+import numpy as np
+
+from openrerank.backends.base import Backend
+from openrerank.backends.registry import choose_backend, create_backend
+from openrerank.chunking.aggregate import aggregate_max
+from openrerank.config import EngineConfig
+from openrerank.errors import BackendError, EngineClosedError, ScoreError
+from openrerank.model.activation import raw_logit, relevance
+from openrerank.model.resolve import ModelFiles, resolve_model
+from openrerank.model.spec import ModelSpec, read_spec
+from openrerank.scheduling.worker import InferenceWorker
+from openrerank.tokenization.tokenizer import PairTokenizer
+from openrerank.types import EncodedPair, FloatArray, RankResult, RerankOutcome, Usage
+from openrerank.validation import check_documents, check_query, check_top_n
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a running service serves."""
+
+    name: str
+    revision: str
+    backend: str
+    precision: str
+    device: str
+    max_length: int
+    num_labels: int
+    activation: str
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    files: ModelFiles
+    spec: ModelSpec
+    tokenizer: PairTokenizer
+    backend: Backend
+
+
+class RerankService:
+    """Scores documents against a query with one model.
+
+    Use as ``async with RerankService(config) as service:`` or call
+    :meth:`start` and :meth:`stop`.
+
+    Args:
+        config: the model, batching and limits.
+        backend: an already loaded backend (e.g. a ``FakeBackend``) to use instead of
+            the one the config names; the model's files still supply the tokenizer.
+    """
+
+    def __init__(self, config: EngineConfig, *, backend: Backend | None = None) -> None:
+        self.config = config
+        self._given_backend = backend
+        self._loaded: _Loaded | None = None
+        self._worker: InferenceWorker | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    async def start(self) -> None:
+        """Resolve, read and load the model; idempotent."""
+        if self._worker is not None:
+            return
+        self._pool = ThreadPoolExecutor(
+            self.config.tokenizer_threads, thread_name_prefix="openrerank-tokenize"
+        )
+        try:
+            loaded = await asyncio.get_running_loop().run_in_executor(self._pool, self._load)
+        except BaseException:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+            raise
+        self._loaded = loaded
+        self._worker = InferenceWorker(
+            loaded.backend, self.config.batching, pad_id=loaded.tokenizer.pad_id
+        )
+
+    def _load(self) -> _Loaded:
+        model = self.config.model
+        weights = self._given_backend is None and choose_backend(model) != "onnx"
+        files = resolve_model(model.name, revision=model.revision, weights=weights)
+        spec = read_spec(files.directory, max_length=model.max_length, activation=model.activation)
+        tokenizer = PairTokenizer.from_directory(files.directory, max_length=spec.max_length)
+        backend = self._given_backend or create_backend(files, spec, model)
+        return _Loaded(files, spec, tokenizer, backend)
+
+    async def stop(self) -> None:
+        """Finish running batches and release the model; idempotent."""
+        worker, pool = self._worker, self._pool
+        self._worker = self._pool = None
+        if worker is not None:
+            await worker.close()
+        if pool is not None:
+            pool.shutdown(wait=False)
+
+    async def __aenter__(self) -> RerankService:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def info(self) -> ModelInfo:
+        """The served model, its backend and its window."""
+        loaded = self._require()[0]
+        backend = loaded.backend.info
+        return ModelInfo(
+            name=loaded.files.name,
+            revision=loaded.files.revision,
+            backend=backend.name,
+            precision=backend.precision,
+            device=backend.device,
+            max_length=loaded.spec.max_length,
+            num_labels=loaded.spec.num_labels,
+            activation=loaded.spec.activation,
+        )
+
+    async def rerank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        *,
+        top_n: int | None = None,
+        return_documents: bool = False,
+    ) -> RerankOutcome:
+        """Rank documents by relevance to the query, best first.
+
+        Args:
+            query: the search query (non-blank).
+            documents: 1..``max_documents`` strings; never modified.
+            top_n: keep only the best ``top_n`` results; ``None`` keeps all.
+            return_documents: include each document's text in its result.
+
+        Raises:
+            InvalidInputError: a bad query, document list or ``top_n``.
+            ScoreError: the model produced NaN or infinite scores.
+        """
+        limit = check_top_n(top_n)
+        texts = check_documents(documents, limit=self.config.max_documents)
+        scores, usage = await self._score(check_query(query), texts, raw=False)
+        order = np.argsort(-scores, kind="stable")[:limit]
+        results = [
+            RankResult(int(i), float(scores[i]), texts[i] if return_documents else None)
+            for i in order
+        ]
+        return RerankOutcome(results=results, usage=usage)
+
+    async def score(
+        self, query: str, documents: Sequence[str], *, raw: bool = False
+    ) -> FloatArray:
+        """One score per document, in input order.
+
+        Args:
+            query: the search query (non-blank).
+            documents: 1..``max_documents`` strings; never modified.
+            raw: return raw logits (log-odds of the relevant class) instead of
+                relevance scores.
+        """
+        texts = check_documents(documents, limit=self.config.max_documents)
+        scores, _ = await self._score(check_query(query), texts, raw=raw)
+        return scores
+
+    async def _score(
+        self, query: str, documents: list[str], *, raw: bool
+    ) -> tuple[FloatArray, Usage]:
+        loaded, worker, pool = self._require()
+        loop = asyncio.get_running_loop()
+        pairs = await loop.run_in_executor(pool, loaded.tokenizer.encode, query, documents)
+        logits = await worker.infer(pairs)
+        spec = loaded.spec
+        _check_logits(logits, pairs, spec.num_labels)
+        window_scores = (
+            raw_logit(logits, spec.positive_index)
+            if raw
+            else relevance(logits, spec.activation, spec.positive_index)
+        )
+        doc_scores = aggregate_max([p.doc_index for p in pairs], window_scores, len(documents))
+        usage = Usage(len(documents), len(pairs), sum(p.n_tokens for p in pairs))
+        return doc_scores, usage
+
+    def _require(self) -> tuple[_Loaded, InferenceWorker, ThreadPoolExecutor]:
+        if self._loaded is None or self._worker is None or self._pool is None:
+            raise EngineClosedError("the rerank service is not running; call start() first")
+        return self._loaded, self._worker, self._pool
+
+
+def _check_logits(logits: FloatArray, pairs: Sequence[EncodedPair], num_labels: int) -> None:
+    if logits.shape[1] != num_labels:
+        raise BackendError(
+            f"the model returned {logits.shape[1]} logits per pair but its config declares "
+            f"{num_labels} labels"
+        )
+    bad_rows = np.flatnonzero(~np.isfinite(logits).all(axis=1))
+    if bad_rows.size:
+        documents = sorted({pairs[row].doc_index for row in bad_rows})
+        raise ScoreError(
+            f"the model produced non-finite scores for documents {documents[:10]}; "
+            "this is a model or precision problem (try fp32)"
+        )

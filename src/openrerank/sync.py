@@ -1,0 +1,139 @@
+"""Reranker: the blocking facade over RerankService, run on a private event loop thread.
+
+Example:
+    >>> from openrerank import Reranker
+    >>> with Reranker("cross-encoder/ms-marco-MiniLM-L-6-v2") as reranker:  # doctest: +SKIP
+    ...     best = reranker.rank("How do I reset my password?", documents, top_n=3)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from collections.abc import Coroutine, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+from openrerank.config import EngineConfig, ModelConfig
+from openrerank.service import ModelInfo, RerankService
+from openrerank.types import BackendName, FloatArray, Precision, RankResult
+
+T = TypeVar("T")
+
+
+class _LoopThread:
+    """An event loop running forever on a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="openrerank-loop", daemon=True
+        )
+        self._thread.start()
+
+    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def stop(self) -> None:
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+def _shutdown(service: RerankService, runner: _LoopThread) -> None:
+    if not runner.loop.is_closed():
+        runner.call(service.stop())
+        runner.stop()
+
+
+class Reranker:
+    """Score and rank documents in-process with an open cross-encoder.
+
+    Args:
+        model: a Hugging Face model id or a local model directory.
+        backend: ``auto`` (ONNX Runtime on CPU, PyTorch on CUDA or for fp16/bf16),
+            ``onnx``, ``torch`` or ``fake``.
+        precision: ``fp32``, ``int8`` (ONNX), ``fp16`` or ``bf16`` (PyTorch).
+        device: ``cpu`` or ``cuda[:N]``.
+        max_length: tokens per pair including special tokens; ``None`` = the model's.
+        revision: a pinned hub revision.
+
+    Use :meth:`from_config` for every other option (threads, batching, limits).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        backend: BackendName = "auto",
+        precision: Precision = "fp32",
+        device: str = "cpu",
+        max_length: int | None = None,
+        revision: str | None = None,
+    ) -> None:
+        config = ModelConfig(
+            name=model,
+            revision=revision,
+            backend=backend,
+            precision=precision,
+            device=device,
+            max_length=max_length,
+        )
+        self._open(EngineConfig(model=config))
+
+    @classmethod
+    def from_config(cls, config: EngineConfig) -> Reranker:
+        """A Reranker for a full :class:`EngineConfig`."""
+        reranker = cls.__new__(cls)
+        reranker._open(config)
+        return reranker
+
+    def _open(self, config: EngineConfig) -> None:
+        self._runner = _LoopThread()
+        self._service = RerankService(config)
+        try:
+            self._runner.call(self._service.start())
+        except BaseException:
+            self._runner.stop()
+            raise
+        self._finalizer = weakref.finalize(self, _shutdown, self._service, self._runner)
+
+    @property
+    def info(self) -> ModelInfo:
+        """The loaded model, backend, precision and window."""
+        return self._service.info
+
+    def rank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        top_n: int | None = None,
+        return_documents: bool = False,
+    ) -> list[RankResult]:
+        """Documents ranked by relevance, best first (see ``RerankService.rerank``)."""
+        outcome = self._runner.call(
+            self._service.rerank(query, documents, top_n=top_n, return_documents=return_documents)
+        )
+        return outcome.results
+
+    def score(self, query: str, documents: Sequence[str], *, raw: bool = False) -> FloatArray:
+        """A float32 score per document, in input order (see ``RerankService.score``)."""
+        return self._runner.call(self._service.score(query, documents, raw=raw))
+
+    def close(self) -> None:
+        """Stop the engine and free the model; safe to call twice."""
+        self._finalizer()
+
+    def __enter__(self) -> Reranker:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""Turning (query, document) text into model-ready token pairs."""

@@ -1,0 +1,108 @@
+"""PairTokenizer: encodes a query against documents with the model's own pair template.
+
+The template (special tokens, segment ids) comes from the model's ``tokenizer.json``
+post-processor. Long pairs are truncated on the document side; the query is first
+capped to half of the tokens the window leaves for text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Encoding, Tokenizer
+
+from openrerank.errors import UnsupportedModelError
+from openrerank.types import EncodedPair
+
+_QUERY_CUT_ATTEMPTS = 4
+
+
+class PairTokenizer:
+    """Encodes (query, document) pairs for one model; safe to share across threads.
+
+    Args:
+        tokenizer: the model's fast tokenizer; copied and reconfigured, never mutated.
+        max_length: tokens per pair, special tokens included.
+        pad_token: the padding token's text, when the tokenizer config names one.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, *, max_length: int, pad_token: str | None) -> None:
+        self._plain = Tokenizer.from_str(tokenizer.to_str())
+        self._plain.no_padding()
+        self._plain.no_truncation()
+        specials = self._plain.num_special_tokens_to_add(is_pair=True)
+        if max_length <= specials + 2:
+            raise UnsupportedModelError(f"max_length {max_length} leaves no room for text")
+        self._pairs = Tokenizer.from_str(self._plain.to_str())
+        self._pairs.enable_truncation(max_length, strategy="only_second")
+        self.max_length = max_length
+        self.query_max_tokens = (max_length - specials) // 2
+        self.pad_id = _pad_id(tokenizer, pad_token)
+
+    @classmethod
+    def from_directory(cls, directory: Path, *, max_length: int) -> PairTokenizer:
+        """Load ``tokenizer.json`` (and the pad token name) from a model folder."""
+        path = directory / "tokenizer.json"
+        if not path.is_file():
+            raise UnsupportedModelError(
+                f"{directory.name} has no tokenizer.json (a fast tokenizer is required)"
+            )
+        return cls(Tokenizer.from_file(str(path)), max_length=max_length, pad_token=_pad(directory))
+
+    def encode(self, query: str, documents: Sequence[str]) -> list[EncodedPair]:
+        """Encode the query against every document, one pair per document.
+
+        Args:
+            query: the search query; capped to ``query_max_tokens`` tokens.
+            documents: document texts; each is truncated to fit the window.
+
+        Returns:
+            One :class:`EncodedPair` per document, in input order.
+        """
+        capped = self.cap_query(query)
+        encodings = self._pairs.encode_batch([(capped, doc) for doc in documents])
+        return [_to_pair(encoding, index) for index, encoding in enumerate(encodings)]
+
+    def cap_query(self, query: str) -> str:
+        """Cut the query text at the token boundary that keeps it within its share."""
+        for _ in range(_QUERY_CUT_ATTEMPTS):
+            encoding = self._plain.encode(query, add_special_tokens=False)
+            if len(encoding.ids) <= self.query_max_tokens:
+                return query
+            query = query[: encoding.offsets[self.query_max_tokens - 1][1]]
+        raise UnsupportedModelError("the tokenizer cannot cap this query; this is a bug")
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` alone, without special tokens."""
+        return len(self._plain.encode(text, add_special_tokens=False).ids)
+
+
+def _pad_id(tokenizer: Tokenizer, pad_token: str | None) -> int:
+    """The padding id: the configured pad token, else the tokenizer's padding, else 0."""
+    token_id = tokenizer.token_to_id(pad_token) if pad_token is not None else None
+    if token_id is not None:
+        return int(token_id)
+    padding = tokenizer.padding
+    return int(padding["pad_id"]) if padding is not None else 0
+
+def _to_pair(encoding: Encoding, index: int) -> EncodedPair:
+    return EncodedPair(
+        input_ids=np.asarray(encoding.ids, dtype=np.int64),
+        type_ids=np.asarray(encoding.type_ids, dtype=np.int64),
+        doc_index=index,
+    )
+
+
+def _pad(directory: Path) -> str | None:
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        path = directory / name
+        if path.is_file():
+            token = json.loads(path.read_text(encoding="utf-8")).get("pad_token")
+            if isinstance(token, dict):
+                token = token.get("content")
+            if isinstance(token, str):
+                return token
+    return None

@@ -1,0 +1,70 @@
+"""Shared fixtures: the offline Hugging Face cache and the ../shared folder.
+
+Tests never download anything: the hub is switched off before any library reads
+its settings, and the cache points at ``../shared/hf-cache`` unless the caller
+chose another one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DIR = Path(os.environ.get("OPENRERANK_SHARED_DIR", REPO_ROOT.parent / "shared"))
+REFERENCE_MODEL = "openrerank/minilm-l6-scifact-ce"
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("HF_HUB_CACHE", str(SHARED_DIR / "hf-cache"))
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+
+def require_shared(relative: str) -> Path:
+    """Return a path inside ../shared, failing the test loudly when it is absent."""
+    path = SHARED_DIR / relative
+    if not path.exists():
+        pytest.fail(
+            f"{path} is missing: this test needs the shared folder (../shared beside the "
+            "repository, or OPENRERANK_SHARED_DIR) with the reference model and data sets",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def reference_model_dir() -> Path:
+    """The snapshot folder of the real reference cross-encoder in ../shared/hf-cache."""
+    snapshots = require_shared("hf-cache/models--openrerank--minilm-l6-scifact-ce/snapshots")
+    return next(p for p in sorted(snapshots.iterdir()) if p.is_dir())
+
+
+@pytest.fixture(scope="session")
+def scifact_dir() -> Path:
+    """The BEIR SciFact folder in ../shared/data."""
+    return require_shared("data/beir-scifact")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Build (once per session) a tiny random model: ``factory(arch, num_labels=1)``."""
+    from tiny_models import build_tiny_model
+
+    built: dict[tuple[str, int], Path] = {}
+
+    def factory(arch: str, num_labels: int = 1) -> Path:
+        key = (arch, num_labels)
+        if key not in built:
+            folder = tmp_path_factory.mktemp(f"tiny-{arch}-{num_labels}")
+            built[key] = build_tiny_model(arch, folder, num_labels=num_labels)
+        return built[key]
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_model_factory: Callable[..., Path]) -> Path:
+    """A tiny random BERT cross-encoder (one logit) with a WordPiece tokenizer."""
+    return tiny_model_factory("bert")

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+
+from openrerank.errors import (
+    DocumentTypeError,
+    EmptyDocumentsError,
+    EmptyQueryError,
+    InvalidTopNError,
+    TooManyDocumentsError,
+)
+from openrerank.validation import check_documents, check_query, check_top_n
+
+
+@pytest.mark.parametrize("query", ["", "   \n\t", None, 3])
+def test_validation_rejects_blank_or_non_string_query(query: object) -> None:
+    with pytest.raises(EmptyQueryError, match="non-empty string"):
+        check_query(query)
+
+
+def test_validation_rejects_empty_documents() -> None:
+    with pytest.raises(EmptyDocumentsError):
+        check_documents([], limit=10)
+
+
+@pytest.mark.parametrize("documents", ["a single string", b"bytes", 5, None])
+def test_validation_rejects_documents_that_are_not_a_list(documents: object) -> None:
+    with pytest.raises(DocumentTypeError, match="list of strings"):
+        check_documents(documents, limit=10)
+
+
+def test_validation_names_the_first_non_string_document() -> None:
+    with pytest.raises(DocumentTypeError, match=r"documents\[1\] is dict"):
+        check_documents(["ok", {"text": "x"}, 3], limit=10)
+
+
+def test_validation_enforces_the_document_limit() -> None:
+    with pytest.raises(TooManyDocumentsError, match="3 documents exceed the limit of 2"):
+        check_documents(["a", "b", "c"], limit=2)
+
+
+def test_validation_returns_a_copy_of_the_documents() -> None:
+    documents = ("a", "b")
+    assert check_documents(documents, limit=2) == ["a", "b"]
+
+
+@pytest.mark.parametrize("top_n", [0, -1, 1.5, True, "3"])
+def test_validation_rejects_bad_top_n(top_n: object) -> None:
+    with pytest.raises(InvalidTopNError):
+        check_top_n(top_n)
+
+
+def test_validation_accepts_none_and_positive_top_n() -> None:
+    assert check_top_n(None) is None
+    assert check_top_n(7) == 7
