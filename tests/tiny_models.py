@@ -83,6 +83,11 @@ _MODEL_SIZE: dict[str, Any] = {
     "max_position_embeddings": 128,
 }
 
+_WIDE_INIT: dict[str, Any] = {"initializer_range": 0.4}
+"""With the default 0.02, a tiny BERT-style model gives every pair nearly the same logit
+(spread under 1e-3); this spreads them over a few units, so scores depend on the input.
+ModernBERT's own initialisation already does that."""
+
 _SPECIAL_TOKEN_NAMES = (
     "bos_token",
     "eos_token",
@@ -113,8 +118,7 @@ def build_tiny_model(
         arch,
         vocab_size=tokenizer.get_vocab_size(),
         num_labels=num_labels,
-        **_MODEL_SIZE,
-        **config_overrides,
+        **{**_MODEL_SIZE, **config_overrides},
     )
     torch.manual_seed(seed)
     model = AutoModelForSequenceClassification.from_config(config)
@@ -183,12 +187,13 @@ def _wordpiece(out_dir: Path, max_length: int, tokenizer_class: str) -> Tokenize
 
 def _bert(out_dir: Path, max_length: int) -> tuple[Tokenizer, dict[str, Any]]:
     tokenizer = _wordpiece(out_dir, max_length, "BertTokenizer")
-    return tokenizer, {"pad_token_id": 0, "type_vocab_size": 2}
+    return tokenizer, {"pad_token_id": 0, "type_vocab_size": 2, **_WIDE_INIT}
 
 
 def _electra(out_dir: Path, max_length: int) -> tuple[Tokenizer, dict[str, Any]]:
     tokenizer = _wordpiece(out_dir, max_length, "ElectraTokenizer")
-    return tokenizer, {"pad_token_id": 0, "type_vocab_size": 2, "embedding_size": 32}
+    overrides = {"pad_token_id": 0, "type_vocab_size": 2, "embedding_size": 32, **_WIDE_INIT}
+    return tokenizer, overrides
 
 
 def _xlm_roberta(out_dir: Path, max_length: int) -> tuple[Tokenizer, dict[str, Any]]:
@@ -217,7 +222,15 @@ def _xlm_roberta(out_dir: Path, max_length: int) -> tuple[Tokenizer, dict[str, A
     hf_tokenizer = XLMRobertaTokenizer(tokenizer_object=tokenizer, model_max_length=max_length)
     hf_tokenizer.save_pretrained(out_dir)
     _finish_tokenizer_files(out_dir, tokenizer_class="XLMRobertaTokenizer")
-    overrides = {"pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2, "type_vocab_size": 1}
+    overrides = {
+        "pad_token_id": 1,
+        "bos_token_id": 0,
+        "eos_token_id": 2,
+        "type_vocab_size": 1,
+        # RoBERTa positions start after the padding index, so 128 tokens need 130.
+        "max_position_embeddings": 130,
+        **_WIDE_INIT,
+    }
     return tokenizer, overrides
 
 

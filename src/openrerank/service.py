@@ -43,6 +43,7 @@ class ModelInfo:
     max_length: int
     num_labels: int
     activation: str
+    model_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class RerankService:
             max_length=loaded.spec.max_length,
             num_labels=loaded.spec.num_labels,
             activation=loaded.spec.activation,
+            model_file=backend.model_file,
         )
 
     async def rerank(
@@ -166,9 +168,7 @@ class RerankService:
         ]
         return RerankOutcome(results=results, usage=usage)
 
-    async def score(
-        self, query: str, documents: Sequence[str], *, raw: bool = False
-    ) -> FloatArray:
+    async def score(self, query: str, documents: Sequence[str], *, raw: bool = False) -> FloatArray:
         """One score per document, in input order.
 
         Args:
@@ -213,7 +213,7 @@ def _check_logits(logits: FloatArray, pairs: Sequence[EncodedPair], num_labels: 
         )
     bad_rows = np.flatnonzero(~np.isfinite(logits).all(axis=1))
     if bad_rows.size:
-        documents = sorted({pairs[row].doc_index for row in bad_rows})
+        documents = sorted({pairs[int(row)].doc_index for row in bad_rows})
         raise ScoreError(
             f"the model produced non-finite scores for documents {documents[:10]}; "
             "this is a model or precision problem (try fp32)"

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from openrerank.config import EngineConfig, ModelConfig
+from openrerank.errors import EngineClosedError
 from openrerank.service import ModelInfo, RerankService
 from openrerank.types import BackendName, FloatArray, Precision, RankResult
 
@@ -33,6 +34,9 @@ class _LoopThread:
         self._thread.start()
 
     def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        if self.loop.is_closed():
+            coroutine.close()
+            raise EngineClosedError("this Reranker is closed")
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     def stop(self) -> None:

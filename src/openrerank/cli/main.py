@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, cast
 
@@ -28,15 +28,17 @@ app = typer.Typer(
 _PREVIEW_CHARS = 100
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """How ``rank`` prints its results."""
 
     table = "table"
     json = "json"
 
 
-BackendChoice = Enum("BackendChoice", {name: name for name in BACKENDS}, type=str)  # type: ignore[misc]
-PrecisionChoice = Enum("PrecisionChoice", {name: name for name in PRECISIONS}, type=str)  # type: ignore[misc]
+BackendChoice = StrEnum("BackendChoice", BACKENDS)  # type: ignore[misc]
+PrecisionChoice = StrEnum("PrecisionChoice", PRECISIONS)  # type: ignore[misc]
+_AUTO = BackendChoice("auto")
+_FP32 = PrecisionChoice("fp32")
 
 
 def _version(value: bool) -> None:
@@ -50,7 +52,9 @@ def root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
-    log_level: Annotated[str, typer.Option(help="Logging level (warning, info, debug).")] = "warning",
+    log_level: Annotated[
+        str, typer.Option(help="Logging level (warning, info, debug).")
+    ] = "warning",
 ) -> None:
     """openrerank: rerank documents with open cross-encoders."""
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
@@ -69,12 +73,10 @@ def rank(  # noqa: PLR0913 - each flag is one documented option
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = (
         OutputFormat.table
     ),
-    backend: Annotated[BackendChoice, typer.Option(help="Runtime; auto = onnx on CPU.")] = (
-        BackendChoice("auto")
-    ),
+    backend: Annotated[BackendChoice, typer.Option(help="Runtime; auto = onnx on CPU.")] = _AUTO,
     precision: Annotated[
         PrecisionChoice, typer.Option(help="int8 needs onnx; fp16/bf16 need torch.")
-    ] = PrecisionChoice("fp32"),
+    ] = _FP32,
     device: Annotated[str, typer.Option(help="cpu or cuda[:N].")] = "cpu",
     max_length: Annotated[int | None, typer.Option(help="Tokens per pair.")] = None,
     revision: Annotated[str | None, typer.Option(help="Pinned hub revision.")] = None,
@@ -93,7 +95,9 @@ def rank(  # noqa: PLR0913 - each flag is one documented option
             results = reranker.rank(query, texts, top_n=top_n, return_documents=True)
     except (RerankError, DocumentFileError, OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2 if isinstance(exc, InvalidInputError | DocumentFileError) else 1) from None
+        raise typer.Exit(
+            2 if isinstance(exc, InvalidInputError | DocumentFileError) else 1
+        ) from None
     _print(results, output)
 
 

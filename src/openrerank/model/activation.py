@@ -51,4 +51,5 @@ def relevance(logits: FloatArray, activation: Activation, positive_index: int) -
         )
     shifted = wide - wide.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
-    return (exp[:, positive_index] / exp.sum(axis=1)).astype(np.float32)
+    scores: FloatArray = (exp[:, positive_index] / exp.sum(axis=1)).astype(np.float32)
+    return scores

@@ -106,5 +106,7 @@ def _fingerprint(directory: Path) -> str:
     for path in sorted(directory.rglob("*")):
         if path.suffix in {".safetensors", ".bin", ".onnx", ".json"} and path.is_file():
             stat = path.stat()
-            digest.update(f"{path.relative_to(directory)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+            digest.update(
+                f"{path.relative_to(directory)}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+            )
     return "local-" + digest.hexdigest()[:16]

@@ -55,11 +55,16 @@ class InferenceWorker:
         try:
             return self.backend.run(collate(pairs, self._pad_id))
         except Exception as exc:
-            logger.exception("backend %s failed on a batch of %d", self.backend.info.name, len(pairs))
+            logger.exception(
+                "backend %s failed on a batch of %d", self.backend.info.name, len(pairs)
+            )
             raise BackendError(f"the model failed on a batch: {type(exc).__name__}") from exc
 
     async def close(self) -> None:
         """Wait for running batches, then release the backend on its own thread."""
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._thread, self.backend.close)
+        try:
+            await loop.run_in_executor(self._thread, self.backend.close)
+        except RuntimeError:  # the interpreter is exiting and executors are shut down
+            self.backend.close()
         self._thread.shutdown(wait=True)

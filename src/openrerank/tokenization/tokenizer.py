@@ -88,6 +88,7 @@ def _pad_id(tokenizer: Tokenizer, pad_token: str | None) -> int:
     padding = tokenizer.padding
     return int(padding["pad_id"]) if padding is not None else 0
 
+
 def _to_pair(encoding: Encoding, index: int) -> EncodedPair:
     return EncodedPair(
         input_ids=np.asarray(encoding.ids, dtype=np.int64),

@@ -23,4 +23,6 @@ def test_batch_inputs_feed_zero_segments_when_the_tokenizer_has_none() -> None:
     fed = batch.inputs(("input_ids", "token_type_ids"), segments=False)
     assert list(fed) == ["input_ids", "token_type_ids"]
     np.testing.assert_array_equal(fed["token_type_ids"], [[0, 0]])
-    np.testing.assert_array_equal(batch.inputs(("token_type_ids",), segments=True)["token_type_ids"], [[0, 1]])
+    np.testing.assert_array_equal(
+        batch.inputs(("token_type_ids",), segments=True)["token_type_ids"], [[0, 1]]
+    )

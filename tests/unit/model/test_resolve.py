@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REFERENCE_MODEL
 from openrerank.errors import ModelNotFoundError
 from openrerank.model.resolve import resolve_model
-from conftest import REFERENCE_MODEL
 
 
 def test_resolve_local_directory_is_used_as_is(tiny_model_dir: Path) -> None:

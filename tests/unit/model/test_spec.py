@@ -36,7 +36,10 @@ def test_spec_reads_sentence_transformers_activation(tmp_path: Path) -> None:
 def test_spec_reads_legacy_activation_key_in_config(tmp_path: Path) -> None:
     folder = write_model(
         tmp_path,
-        {"num_labels": 1, "sentence_transformers": {"activation_fn": "torch.nn.modules.linear.Identity"}},
+        {
+            "num_labels": 1,
+            "sentence_transformers": {"activation_fn": "torch.nn.modules.linear.Identity"},
+        },
     )
     assert read_spec(folder).activation == "identity"
 

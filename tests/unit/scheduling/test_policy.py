@@ -12,7 +12,9 @@ budgets = st.builds(
 
 
 @given(st.lists(st.integers(1, 512), max_size=300), budgets)
-def test_policy_schedules_every_pair_exactly_once(lengths: list[int], batching: BatchingConfig) -> None:
+def test_policy_schedules_every_pair_exactly_once(
+    lengths: list[int], batching: BatchingConfig
+) -> None:
     batches = plan_batches(lengths, batching)
     assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
 

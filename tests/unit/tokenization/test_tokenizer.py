@@ -4,10 +4,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tiny_models import ARCHITECTURES
 from transformers import AutoTokenizer
 
 from openrerank.tokenization.tokenizer import PairTokenizer
+from tiny_models import ARCHITECTURES
 
 QUERY = "does the cross encoder read the query"
 DOCUMENTS = [
