@@ -107,12 +107,7 @@ def load(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> OnnxBackend
 def cache_folder(files: ModelFiles, config: ModelConfig) -> Path:
     """The folder of this model revision's exported and quantized files."""
     root = config.cache_dir or default_cache_dir()
-    slug = (
-        files.name.strip("/").replace("/", "--")
-        if not Path(files.name).is_dir()
-        else ("local--" + Path(files.name).resolve().name)
-    )
-    return root / "onnx" / slug / files.revision
+    return root / "onnx" / files.cache_key
 
 
 def _exported(files: ModelFiles, config: ModelConfig) -> Path:

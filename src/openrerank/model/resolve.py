@@ -50,6 +50,13 @@ class ModelFiles:
         return None
 
     @property
+    def cache_key(self) -> str:
+        """A relative folder name unique to this model and revision, for derived files."""
+        if self.revision.startswith("local-"):
+            return f"local--{self.directory.name}/{self.revision}"
+        return f"{self.name.strip('/').replace('/', '--')}/{self.revision}"
+
+    @property
     def has_weights(self) -> bool:
         """Whether PyTorch weights (safetensors or .bin) are present."""
         return any(self.directory.glob("*.safetensors")) or any(
@@ -72,12 +79,11 @@ def resolve_model(name: str, *, revision: str | None = None, weights: bool) -> M
     if local.is_dir():
         return ModelFiles(name, local.resolve(), _fingerprint(local.resolve()))
     directory = _download(name, revision, _METADATA + _ONNX)
-    files = ModelFiles(name, directory, directory.name)
-    if weights and not files.has_weights:
+    if weights and not ModelFiles(name, directory, directory.name).has_weights:
         directory = _download(name, revision, _SAFETENSORS)
         if not any(directory.glob("*.safetensors")):
             directory = _download(name, revision, _PYTORCH_BIN)
-    return files
+    return ModelFiles(name, directory, directory.name)
 
 
 def _download(name: str, revision: str | None, patterns: list[str]) -> Path:
