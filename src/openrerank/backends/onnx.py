@@ -88,7 +88,7 @@ def available_cores() -> int:
 
 def load(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> OnnxBackend:
     """Registry entry: find or build the ONNX file for the precision and open it."""
-    fp32 = files.onnx_path or _exported(files, config)
+    fp32 = files.onnx_path or _exported(files, spec, config)
     path = fp32 if config.precision == "fp32" else _quantized(fp32, files, config)
     providers = ["CPUExecutionProvider"]
     if config.device.startswith("cuda"):
@@ -110,10 +110,16 @@ def cache_folder(files: ModelFiles, config: ModelConfig) -> Path:
     return root / "onnx" / files.cache_key
 
 
-def _exported(files: ModelFiles, config: ModelConfig) -> Path:
+def _exported(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> Path:
     target = cache_folder(files, config) / "model.onnx"
     if target.is_file():
         return target
+    if spec.needs_remote_code and not config.trust_remote_code:
+        raise UnsupportedModelError(
+            f"{files.name} maps its classes to code shipped with the model (auto_map); "
+            "exporting it runs that code: enable trust_remote_code for this model only if "
+            "you trust its authors"
+        )
     if not files.has_weights:
         raise UnsupportedModelError(
             f"{files.name} has neither onnx/model.onnx nor PyTorch weights to export"

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from openrerank import __version__
 from openrerank.cli.documents import DocumentFileError, parse_documents
-from openrerank.config import BACKENDS, DEFAULT_MODEL, PRECISIONS
+from openrerank.config import BACKENDS, DEFAULT_MODEL, PRECISIONS, EngineConfig, ModelConfig
 from openrerank.errors import InvalidInputError, RerankError
 from openrerank.sync import Reranker
 from openrerank.types import BackendName, Precision, RankResult
@@ -80,18 +80,21 @@ def rank(  # noqa: PLR0913 - each flag is one documented option
     device: Annotated[str, typer.Option(help="cpu or cuda[:N].")] = "cpu",
     max_length: Annotated[int | None, typer.Option(help="Tokens per pair.")] = None,
     revision: Annotated[str | None, typer.Option(help="Pinned hub revision.")] = None,
+    threads: Annotated[int | None, typer.Option(help="Model threads; default all cores.")] = None,
 ) -> None:
     """Rank documents against a query and print them, best first."""
     try:
         texts = _read_documents(documents)
-        with Reranker(
-            model,
+        config = ModelConfig(
+            name=model,
+            revision=revision,
             backend=cast(BackendName, backend.value),
             precision=cast(Precision, precision.value),
             device=device,
             max_length=max_length,
-            revision=revision,
-        ) as reranker:
+            threads=threads,
+        )
+        with Reranker.from_config(EngineConfig(model=config)) as reranker:
             results = reranker.rank(query, texts, top_n=top_n, return_documents=True)
     except (RerankError, DocumentFileError, OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)

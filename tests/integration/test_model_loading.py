@@ -1,0 +1,67 @@
+"""Loading rules: shipped ONNX files, remote code, precisions beyond fp32."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from openrerank import EngineConfig, ModelConfig, Reranker, UnsupportedModelError
+
+QUERY = "cross encoder"
+DOCUMENTS = ["a cross encoder reads pairs", "the quick brown fox", "vitamin d and bones"]
+
+
+def open_model(folder: Path, cache: Path, **options: object) -> Reranker:
+    model = ModelConfig(name=str(folder), cache_dir=cache, **options)  # type: ignore[arg-type]
+    return Reranker.from_config(EngineConfig(model=model))
+
+
+def test_loading_prefers_the_repositorys_own_onnx_file(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    with open_model(tiny_model_dir, tmp_path / "cache") as reranker:
+        exported = Path(reranker.info.model_file or "")
+        expected = reranker.score(QUERY, DOCUMENTS)
+    shipped = tmp_path / "shipped"
+    shutil.copytree(tiny_model_dir, shipped)
+    (shipped / "onnx").mkdir()
+    shutil.copy(exported, shipped / "onnx" / "model.onnx")
+    for weights in shipped.glob("*.safetensors"):
+        weights.unlink()  # without weights, only the shipped file can serve
+    with open_model(shipped, tmp_path / "other-cache") as reranker:
+        assert reranker.info.model_file == str(shipped / "onnx" / "model.onnx")
+        np.testing.assert_array_equal(reranker.score(QUERY, DOCUMENTS), expected)
+    assert not (tmp_path / "other-cache").exists()
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_loading_refuses_remote_code_unless_trusted(
+    backend: str, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    custom = tmp_path / "custom"
+    shutil.copytree(tiny_model_dir, custom)
+    config = json.loads((custom / "config.json").read_text())
+    config["architectures"] = ["SecretForSequenceClassification"]
+    config["auto_map"] = {"AutoModelForSequenceClassification": "modeling.SecretModel"}
+    (custom / "config.json").write_text(json.dumps(config))
+    with pytest.raises(UnsupportedModelError, match="trust_remote_code"):
+        open_model(custom, tmp_path / "cache", backend=backend)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_loading_torch_half_precisions_track_fp32(
+    precision: str, tiny_model_factory: Callable[..., Path], tmp_path: Path
+) -> None:
+    folder = tiny_model_factory("bert")
+    with open_model(folder, tmp_path, backend="torch") as reranker:
+        fp32 = reranker.score(QUERY, DOCUMENTS, raw=True)
+    with open_model(folder, tmp_path, backend="torch", precision=precision) as reranker:
+        assert reranker.info.precision == precision
+        half = reranker.score(QUERY, DOCUMENTS, raw=True)
+    assert half.dtype == np.float32
+    assert np.abs(half - fp32).max() < 0.1
