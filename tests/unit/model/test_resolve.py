@@ -27,13 +27,13 @@ def test_resolve_local_fingerprint_changes_when_weights_change(tmp_path: Path) -
 
 def test_resolve_hub_id_from_the_offline_cache(reference_model_dir: Path) -> None:
     files = resolve_model(REFERENCE_MODEL, weights=True)
-    assert files.directory == reference_model_dir
+    assert files.directory.resolve() == reference_model_dir.resolve()
     assert files.revision == reference_model_dir.name and files.onnx_path is None
 
 
 def test_resolve_pinned_revision(reference_model_dir: Path) -> None:
     files = resolve_model(REFERENCE_MODEL, revision=reference_model_dir.name, weights=False)
-    assert files.directory == reference_model_dir
+    assert files.directory.resolve() == reference_model_dir.resolve()
     with pytest.raises(ModelNotFoundError):
         resolve_model(REFERENCE_MODEL, revision="0" * 40, weights=False)
 
