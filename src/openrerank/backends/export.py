@@ -104,6 +104,12 @@ def _export_graph(
     one on BERT-style models (ORT fuses its attention and layer-norm patterns better);
     the parity tests check every architecture against transformers either way.
     """
+    common: dict[str, Any] = {
+        "input_names": input_names,
+        "output_names": ["logits"],
+        "opset_version": OPSET_VERSION,
+        "external_data": external_data,
+    }
     axes = {name: {0: "batch", 1: "sequence"} for name in input_names}
     with _quiet_exporter(), torch.no_grad():
         try:
@@ -111,29 +117,17 @@ def _export_graph(
                 wrapper,
                 example,
                 staged,
-                input_names=input_names,
-                output_names=["logits"],
-                opset_version=OPSET_VERSION,
                 dynamo=False,
                 dynamic_axes=axes | {"logits": {0: "batch"}},
-                external_data=external_data,
+                **common,
             )
             return
         except Exception:
             logger.warning("TorchScript export failed; retrying with torch.export", exc_info=True)
         batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
-        torch.onnx.export(
-            wrapper,
-            example,
-            staged,
-            input_names=input_names,
-            output_names=["logits"],
-            opset_version=OPSET_VERSION,
-            dynamo=True,
-            # One entry, for ``*inputs``: a tuple with the axes of each input.
-            dynamic_shapes=(tuple({0: batch, 1: sequence} for _ in input_names),),
-            external_data=external_data,
-        )
+        # One entry, for ``*inputs``: a tuple with the axes of each input.
+        shapes = (tuple({0: batch, 1: sequence} for _ in input_names),)
+        torch.onnx.export(wrapper, example, staged, dynamo=True, dynamic_shapes=shapes, **common)
 
 
 class _LogitsOnly(torch.nn.Module):

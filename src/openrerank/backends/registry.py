@@ -45,11 +45,6 @@ def choose_backend(config: ModelConfig) -> ConcreteBackend:
     return name
 
 
-def wants_weights(config: ModelConfig) -> bool:
-    """Whether loading needs the PyTorch weights (not only ``onnx/model.onnx``)."""
-    return choose_backend(config) != "onnx"
-
-
 def create_backend(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> Backend:
     """Import the chosen backend's module and load the model into it.
 
