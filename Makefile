@@ -2,8 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-MODEL ?= cross-encoder/ms-marco-MiniLM-L-6-v2
-QUERY ?= How do I reset my password?
+# `make serve` serves the default model (cross-encoder/ms-marco-MiniLM-L-6-v2) on
+# 127.0.0.1:8000; MODEL=... or OPENRERANK_MODEL=... picks another, ARGS="..." adds flags.
+MODEL ?=
+ARGS ?=
 # torch is pinned: 2.13.0 is the CPU build this project is tested with.
 TORCH := torch==2.13.0
 
@@ -13,16 +15,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.serve-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q "$(TORCH)" -e ".[onnx,torch]"
+	$(BIN)/pip install -q "$(TORCH)" -e ".[server,torch]"
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q "$(TORCH)" -e ".[dev]"
 	touch $@ $(VENV)/.serve-installed
 
-# Until the HTTP server lands, `serve` ranks the example documents with the default model.
 serve: $(VENV)/.serve-installed
-	$(BIN)/openrerank rank --model "$(MODEL)" --query "$(QUERY)" --documents examples/documents.jsonl
+	$(BIN)/openrerank serve $(if $(MODEL),--model "$(MODEL)") $(ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests bench

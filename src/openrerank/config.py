@@ -90,9 +90,107 @@ class BatchingConfig:
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """Everything one :class:`~openrerank.service.RerankService` needs."""
+    """Everything one :class:`~openrerank.service.RerankService` needs.
+
+    Attributes:
+        model: which model to load and how.
+        batching: how pairs are grouped into model calls.
+        max_documents: documents (later: windows) per request; Cohere's limit is 10,000.
+        max_query_chars: characters per query, checked before any tokenization.
+        max_document_chars: characters per document, checked before any tokenization;
+            text past the model window is never scored, so a low limit costs nothing
+            in quality and bounds tokenizer work per request.
+        max_queued_pairs: pairs admitted at once (running or waiting); beyond it a
+            request is refused with :class:`~openrerank.errors.OverloadedError` at once
+            instead of queueing without bound. Must allow one full request.
+        tokenizer_threads: threads that tokenize requests off the event loop.
+    """
 
     model: ModelConfig
     batching: BatchingConfig = field(default_factory=BatchingConfig)
     max_documents: int = 10_000
+    max_query_chars: int = 20_000
+    max_document_chars: int = 200_000
+    max_queued_pairs: int = 40_000
     tokenizer_threads: int = 1
+
+    def __post_init__(self) -> None:
+        limits = (self.max_documents, self.max_query_chars, self.max_document_chars)
+        if min(limits) < 1 or self.tokenizer_threads < 1:
+            raise ValueError("document, character and thread limits must be >= 1")
+        if self.max_queued_pairs < self.max_documents:
+            raise ValueError(
+                f"max_queued_pairs ({self.max_queued_pairs}) must be >= max_documents "
+                f"({self.max_documents}), or a full request could never be admitted"
+            )
+
+
+COHERE_MODEL_NAMES: tuple[str, ...] = (
+    "rerank-v4.0-pro",
+    "rerank-v4.0-fast",
+    "rerank-v3.5",
+    "rerank-english-v3.0",
+    "rerank-multilingual-v3.0",
+    "rerank-english-v2.0",
+    "rerank-multilingual-v2.0",
+)
+"""Cohere model names that, by default, are aliases of the first served model."""
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    """What the HTTP layer enforces before a request reaches a model.
+
+    Attributes:
+        api_keys: accepted bearer keys; empty = no authentication.
+        metrics_public: serve ``/metrics`` without a key even when keys are set.
+        max_request_bytes: bodies above this are refused (413) before parsing; 10,000
+            documents of 2 KB each need about 20 MB.
+    """
+
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    metrics_public: bool = False
+    max_request_bytes: int = 64 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.max_request_bytes < 1:
+            raise ValueError("max_request_bytes must be >= 1")
+        if any(not key.strip() for key in self.api_keys):
+            raise ValueError("an API key must not be empty")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """The HTTP server: what it serves, where, and who may call it.
+
+    Attributes:
+        models: one engine per served model; the first is the default.
+        aliases: extra names (alias -> served model name) a request may use.
+        default_aliases: also map :data:`COHERE_MODEL_NAMES` to the default model,
+            unless an explicit alias claims the name.
+        host: the interface to bind (``0.0.0.0`` for every interface).
+        port: the TCP port (0 = any free port).
+        http: authentication and request limits.
+        log_level: level of the ``openrerank`` and ``uvicorn`` loggers.
+    """
+
+    models: tuple[EngineConfig, ...]
+    aliases: tuple[tuple[str, str], ...] = ()
+    default_aliases: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8000
+    http: HttpConfig = field(default_factory=HttpConfig)
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ValueError("serve at least one model")
+        if not 0 <= self.port <= 65_535:
+            raise ValueError(f"port must be in 0..65535, got {self.port}")
+
+    def alias_table(self) -> dict[str, str]:
+        """Every alias -> served model name, defaults first, explicit ones winning."""
+        default = self.models[0].model.name
+        table = dict.fromkeys(COHERE_MODEL_NAMES, default) if self.default_aliases else {}
+        table.update(self.aliases)
+        return table

@@ -8,9 +8,11 @@
     │   ├── EmptyDocumentsError      no documents
     │   ├── DocumentTypeError        a document that is not a string (TypeError too)
     │   ├── InvalidTopNError         top_n < 1 or not an integer
-    │   └── TooManyDocumentsError    more documents than the configured limit
+    │   ├── TooManyDocumentsError    more documents (or chunks) than the configured limit
+    │   └── InputTooLongError        a query or document over its length limit
     ├── ModelError                   a model that cannot be found, read or served
     │   ├── ModelNotFoundError       not on disk, not in the cache, hub unreachable
+    │   ├── UnknownModelError        a request named a model this process does not serve
     │   └── UnsupportedModelError    not a sequence-classification reranker
     ├── BackendError                 a runtime failure inside a backend
     │   ├── BackendUnavailableError  the backend's optional dependency is missing
@@ -50,12 +52,21 @@ class TooManyDocumentsError(InvalidInputError):
     """More documents than the configured per-request limit."""
 
 
+class InputTooLongError(InvalidInputError):
+    """A query or document is longer than the configured limit (or the model window,
+    when truncation is refused)."""
+
+
 class ModelError(RerankError):
     """A model cannot be found, read or served."""
 
 
 class ModelNotFoundError(ModelError):
     """The model is neither a local directory nor in the Hugging Face cache."""
+
+
+class UnknownModelError(ModelError, LookupError):
+    """A request named a model that is neither served nor an alias of a served one."""
 
 
 class UnsupportedModelError(ModelError):
@@ -75,7 +86,15 @@ class ScoreError(BackendError):
 
 
 class OverloadedError(RerankError):
-    """Too much work is queued; retry later."""
+    """Too much work is queued; retry later.
+
+    Attributes:
+        retry_after_s: a hint, in seconds, for when to try again.
+    """
+
+    def __init__(self, message: str, *, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class EngineClosedError(RerankError):

@@ -19,14 +19,20 @@ from openrerank.backends.base import Backend
 from openrerank.backends.registry import choose_backend, create_backend
 from openrerank.chunking.aggregate import aggregate_max
 from openrerank.config import EngineConfig
-from openrerank.errors import BackendError, EngineClosedError, ScoreError
+from openrerank.errors import (
+    BackendError,
+    EngineClosedError,
+    InputTooLongError,
+    OverloadedError,
+    ScoreError,
+)
 from openrerank.model.activation import raw_logit, relevance
 from openrerank.model.resolve import ModelFiles, resolve_model
 from openrerank.model.spec import ModelSpec, read_spec
 from openrerank.scheduling.worker import InferenceWorker
 from openrerank.tokenization.tokenizer import PairTokenizer
 from openrerank.types import EncodedPair, FloatArray, RankResult, RerankOutcome, Usage
-from openrerank.validation import check_documents, check_query, check_top_n
+from openrerank.validation import check_documents, check_lengths, check_query, check_top_n
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +50,17 @@ class ModelInfo:
     num_labels: int
     activation: str
     model_file: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceStats:
+    """Counters since start: scored work, and the pairs admitted right now."""
+
+    requests: int
+    documents: int
+    pairs: int
+    tokens: int
+    queued_pairs: int
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,9 @@ class RerankService:
         self._loaded: _Loaded | None = None
         self._worker: InferenceWorker | None = None
         self._pool: ThreadPoolExecutor | None = None
+        self._queued = 0
+        self._totals = Usage(0, 0, 0)
+        self._requests = 0
 
     async def start(self) -> None:
         """Resolve, read and load the model; idempotent."""
@@ -122,6 +142,19 @@ class RerankService:
         await self.stop()
 
     @property
+    def ready(self) -> bool:
+        """The model is loaded and its worker thread accepts work."""
+        return self._worker is not None and self._worker.alive
+
+    @property
+    def stats(self) -> ServiceStats:
+        """A snapshot of the counters."""
+        totals = self._totals
+        return ServiceStats(
+            self._requests, totals.documents, totals.pairs, totals.tokens, self._queued
+        )
+
+    @property
     def info(self) -> ModelInfo:
         """The served model, its backend and its window."""
         loaded = self._require()[0]
@@ -145,6 +178,8 @@ class RerankService:
         *,
         top_n: int | None = None,
         return_documents: bool = False,
+        raw: bool = False,
+        truncate: bool = True,
     ) -> RerankOutcome:
         """Rank documents by relevance to the query, best first.
 
@@ -153,14 +188,20 @@ class RerankService:
             documents: 1..``max_documents`` strings; never modified.
             top_n: keep only the best ``top_n`` results; ``None`` keeps all.
             return_documents: include each document's text in its result.
+            raw: rank and report raw logits instead of relevance scores (same order).
+            truncate: cut documents that do not fit the model window; when false,
+                such a document is an error.
 
         Raises:
             InvalidInputError: a bad query, document list or ``top_n``.
+            InputTooLongError: text over the character limits, or over the window
+                with ``truncate=False``.
+            OverloadedError: too many pairs are already admitted.
             ScoreError: the model produced NaN or infinite scores.
         """
         limit = check_top_n(top_n)
         texts = check_documents(documents, limit=self.config.max_documents)
-        scores, usage = await self._score(check_query(query), texts, raw=False)
+        scores, usage = await self._score(check_query(query), texts, raw=raw, truncate=truncate)
         order = np.argsort(-scores, kind="stable")[:limit]
         results = [
             RankResult(int(i), float(scores[i]), texts[i] if return_documents else None)
@@ -168,7 +209,9 @@ class RerankService:
         ]
         return RerankOutcome(results=results, usage=usage)
 
-    async def score(self, query: str, documents: Sequence[str], *, raw: bool = False) -> FloatArray:
+    async def score(
+        self, query: str, documents: Sequence[str], *, raw: bool = False, truncate: bool = True
+    ) -> FloatArray:
         """One score per document, in input order.
 
         Args:
@@ -176,17 +219,44 @@ class RerankService:
             documents: 1..``max_documents`` strings; never modified.
             raw: return raw logits (log-odds of the relevant class) instead of
                 relevance scores.
+            truncate: as in :meth:`rerank`.
         """
         texts = check_documents(documents, limit=self.config.max_documents)
-        scores, _ = await self._score(check_query(query), texts, raw=raw)
+        scores, _ = await self._score(check_query(query), texts, raw=raw, truncate=truncate)
         return scores
 
     async def _score(
-        self, query: str, documents: list[str], *, raw: bool
+        self, query: str, documents: list[str], *, raw: bool, truncate: bool
+    ) -> tuple[FloatArray, Usage]:
+        config = self.config
+        check_lengths(
+            query,
+            documents,
+            max_query_chars=config.max_query_chars,
+            max_document_chars=config.max_document_chars,
+        )
+        self._admit(len(documents))
+        try:
+            return await self._infer(query, documents, raw=raw, truncate=truncate)
+        finally:
+            self._queued -= len(documents)
+
+    def _admit(self, pairs: int) -> None:
+        limit = self.config.max_queued_pairs
+        if self._queued + pairs > limit:
+            raise OverloadedError(
+                f"the server is busy ({self._queued} pairs queued, limit {limit}); retry later"
+            )
+        self._queued += pairs
+
+    async def _infer(
+        self, query: str, documents: list[str], *, raw: bool, truncate: bool
     ) -> tuple[FloatArray, Usage]:
         loaded, worker, pool = self._require()
         loop = asyncio.get_running_loop()
         pairs = await loop.run_in_executor(pool, loaded.tokenizer.encode, query, documents)
+        if not truncate:
+            _refuse_truncated(pairs, loaded.spec.max_length)
         logits = await worker.infer(pairs)
         spec = loaded.spec
         _check_logits(logits, pairs, spec.num_labels)
@@ -197,12 +267,31 @@ class RerankService:
         )
         doc_scores = aggregate_max([p.doc_index for p in pairs], window_scores, len(documents))
         usage = Usage(len(documents), len(pairs), sum(p.n_tokens for p in pairs))
+        self._count(usage)
         return doc_scores, usage
+
+    def _count(self, usage: Usage) -> None:
+        totals = self._totals
+        self._requests += 1
+        self._totals = Usage(
+            totals.documents + usage.documents,
+            totals.pairs + usage.pairs,
+            totals.tokens + usage.tokens,
+        )
 
     def _require(self) -> tuple[_Loaded, InferenceWorker, ThreadPoolExecutor]:
         if self._loaded is None or self._worker is None or self._pool is None:
             raise EngineClosedError("the rerank service is not running; call start() first")
         return self._loaded, self._worker, self._pool
+
+
+def _refuse_truncated(pairs: Sequence[EncodedPair], max_length: int) -> None:
+    cut = sorted({pair.doc_index for pair in pairs if pair.truncated})
+    if cut:
+        raise InputTooLongError(
+            f"documents {cut[:10]} do not fit the model window of {max_length} tokens "
+            "next to the query; allow truncation or shorten them"
+        )
 
 
 def _check_logits(logits: FloatArray, pairs: Sequence[EncodedPair], num_labels: int) -> None:

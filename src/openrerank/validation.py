@@ -8,6 +8,7 @@ from openrerank.errors import (
     DocumentTypeError,
     EmptyDocumentsError,
     EmptyQueryError,
+    InputTooLongError,
     InvalidTopNError,
     TooManyDocumentsError,
 )
@@ -57,3 +58,23 @@ def check_top_n(top_n: object) -> int | None:
     if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
         raise InvalidTopNError(f"top_n must be an integer >= 1, got {top_n!r}")
     return top_n
+
+
+def check_lengths(
+    query: str, documents: Sequence[str], *, max_query_chars: int, max_document_chars: int
+) -> None:
+    """Refuse over-long text before any tokenization work is spent on it.
+
+    Raises:
+        InputTooLongError: the query or a document has more characters than allowed.
+    """
+    if len(query) > max_query_chars:
+        raise InputTooLongError(
+            f"the query has {len(query)} characters; the limit is {max_query_chars}"
+        )
+    for index, document in enumerate(documents):
+        if len(document) > max_document_chars:
+            raise InputTooLongError(
+                f"documents[{index}] has {len(document)} characters; "
+                f"the limit is {max_document_chars}"
+            )

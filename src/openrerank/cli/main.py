@@ -14,8 +14,10 @@ from rich.console import Console
 from rich.table import Table
 
 from openrerank import __version__
+from openrerank.cli.choices import AUTO, FP32, BackendChoice, PrecisionChoice
 from openrerank.cli.documents import DocumentFileError, parse_documents
-from openrerank.config import BACKENDS, DEFAULT_MODEL, PRECISIONS, EngineConfig, ModelConfig
+from openrerank.cli.serve import serve
+from openrerank.config import DEFAULT_MODEL, EngineConfig, ModelConfig
 from openrerank.errors import InvalidInputError, RerankError
 from openrerank.sync import Reranker
 from openrerank.types import BackendName, Precision, RankResult
@@ -35,12 +37,6 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-BackendChoice = StrEnum("BackendChoice", BACKENDS)  # type: ignore[misc]
-PrecisionChoice = StrEnum("PrecisionChoice", PRECISIONS)  # type: ignore[misc]
-_AUTO = BackendChoice("auto")
-_FP32 = PrecisionChoice("fp32")
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"openrerank {__version__}")
@@ -53,19 +49,26 @@ def root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
     log_level: Annotated[
-        str, typer.Option(help="Logging level (warning, info, debug).")
-    ] = "warning",
+        str | None,
+        typer.Option(
+            envvar="OPENRERANK_LOG_LEVEL",
+            help="Logging level (debug, info, warning); default warning, info for serve.",
+        ),
+    ] = None,
 ) -> None:
     """openrerank: rerank documents with open cross-encoders."""
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=(log_level or "warning").upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command()
 def rank(  # noqa: PLR0913 - each flag is one documented option
     query: Annotated[str, typer.Option("--query", "-q", help="The search query.")],
-    model: Annotated[str, typer.Option(help="Hugging Face model id or local directory.")] = (
-        DEFAULT_MODEL
-    ),
+    model: Annotated[
+        str,
+        typer.Option(envvar="OPENRERANK_MODEL", help="Hugging Face model id or local directory."),
+    ] = DEFAULT_MODEL,
     documents: Annotated[
         str, typer.Option("--documents", "-d", help="JSONL or text-lines file; '-' = stdin.")
     ] = "-",
@@ -73,10 +76,10 @@ def rank(  # noqa: PLR0913 - each flag is one documented option
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = (
         OutputFormat.table
     ),
-    backend: Annotated[BackendChoice, typer.Option(help="Runtime; auto = onnx on CPU.")] = _AUTO,
+    backend: Annotated[BackendChoice, typer.Option(help="Runtime; auto = onnx on CPU.")] = AUTO,
     precision: Annotated[
         PrecisionChoice, typer.Option(help="int8 needs onnx; fp16/bf16 need torch.")
-    ] = _FP32,
+    ] = FP32,
     device: Annotated[str, typer.Option(help="cpu or cuda[:N].")] = "cpu",
     max_length: Annotated[int | None, typer.Option(help="Tokens per pair.")] = None,
     revision: Annotated[str | None, typer.Option(help="Pinned hub revision.")] = None,
@@ -125,6 +128,9 @@ def _print(results: list[RankResult], output: OutputFormat) -> None:
         preview = text if len(text) <= _PREVIEW_CHARS else text[: _PREVIEW_CHARS - 1] + "…"
         table.add_row(str(position), str(result.index), f"{result.relevance_score:.4f}", preview)
     Console().print(table)
+
+
+app.command()(serve)
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ class InferenceWorker:
         self._batching = batching
         self._pad_id = pad_id
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="openrerank-model")
+        self._closing = False
 
     async def infer(self, pairs: Sequence[EncodedPair]) -> FloatArray:
         """Logits for every pair, rows in the order of ``pairs``.
@@ -60,8 +61,14 @@ class InferenceWorker:
             )
             raise BackendError(f"the model failed on a batch: {type(exc).__name__}") from exc
 
+    @property
+    def alive(self) -> bool:
+        """The model thread accepts work (false once :meth:`close` began)."""
+        return not self._closing
+
     async def close(self) -> None:
         """Wait for running batches, then release the backend on its own thread."""
+        self._closing = True
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._thread, self.backend.close)

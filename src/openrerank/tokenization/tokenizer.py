@@ -94,6 +94,7 @@ def _to_pair(encoding: Encoding, index: int) -> EncodedPair:
         input_ids=np.asarray(encoding.ids, dtype=np.int64),
         type_ids=np.asarray(encoding.type_ids, dtype=np.int64),
         doc_index=index,
+        truncated=bool(encoding.overflowing),
     )
 
 

@@ -1,0 +1,215 @@
+"""``openrerank serve``: flags, environment and a config file -> one ServerConfig.
+
+Precedence: a command-line flag, then ``OPENRERANK_<FLAG>``, then the ``--config``
+TOML file (keys are the flag names), then the default. Multi-value environment
+variables are separated by spaces.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+
+from openrerank.cli.choices import AUTO, FP32, BackendChoice, PrecisionChoice
+from openrerank.config import (
+    COHERE_MODEL_NAMES,
+    DEFAULT_MODEL,
+    BatchingConfig,
+    EngineConfig,
+    HttpConfig,
+    ModelConfig,
+    ServerConfig,
+)
+
+ENV_PREFIX = "OPENRERANK_"
+
+
+def _env(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def _load_config_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    """Eager callback: the file's values become the command's defaults."""
+    if value is None:
+        return
+    try:
+        data = tomllib.loads(value.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {value}: {exc}") from None
+    known = {p.name for p in ctx.command.params if p.name} - {"config"}
+    settings = {key.replace("-", "_"): item for key, item in data.items()}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise click.BadParameter(f"{value}: unknown settings {unknown}; valid: {sorted(known)}")
+    ctx.default_map = {**(ctx.default_map or {}), **settings}
+
+
+def serve(  # noqa: PLR0913 - every flag is one documented setting
+    ctx: typer.Context,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar=_env("model"),
+            help=f"Hugging Face id or local directory; repeat to serve several, the first "
+            f"is the default. [default: {DEFAULT_MODEL}]",
+        ),
+    ] = None,
+    alias: Annotated[
+        list[str] | None,
+        typer.Option(envvar=_env("alias"), help="ALIAS=MODEL: another name for a served model."),
+    ] = None,
+    default_aliases: Annotated[
+        bool,
+        typer.Option(
+            envvar=_env("default_aliases"),
+            help=f"Map Cohere names ({', '.join(COHERE_MODEL_NAMES)}) to the default model.",
+        ),
+    ] = True,
+    host: Annotated[
+        str, typer.Option(envvar=_env("host"), help="Interface to bind; 0.0.0.0 = all.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar=_env("port"), help="TCP port.")] = 8000,
+    api_key: Annotated[
+        list[str] | None,
+        typer.Option(envvar=_env("api_key"), help="Accepted bearer key; repeat for several."),
+    ] = None,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(envvar=_env("api_key_file"), help="File of keys, one per line (# comments)."),
+    ] = None,
+    metrics_public: Annotated[
+        bool, typer.Option(envvar=_env("metrics_public"), help="Serve /metrics without a key.")
+    ] = False,
+    backend: Annotated[
+        BackendChoice, typer.Option(envvar=_env("backend"), help="Runtime; auto = onnx on CPU.")
+    ] = AUTO,
+    precision: Annotated[
+        PrecisionChoice,
+        typer.Option(
+            envvar=_env("precision"),
+            help="int8 on onnx (faster on CPU, slightly different scores); fp16/bf16 on torch.",
+        ),
+    ] = FP32,
+    device: Annotated[str, typer.Option(envvar=_env("device"), help="cpu or cuda[:N].")] = "cpu",
+    max_length: Annotated[
+        int | None,
+        typer.Option(envvar=_env("max_length"), help="Tokens per pair; default the model's."),
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(envvar=_env("threads"), help="Model threads; default all cores.")
+    ] = None,
+    max_batch_tokens: Annotated[
+        int,
+        typer.Option(
+            envvar=_env("max_batch_tokens"),
+            help="Padded tokens per model call: higher uses a GPU better, costs memory.",
+        ),
+    ] = BatchingConfig.max_batch_tokens,
+    max_documents: Annotated[
+        int, typer.Option(envvar=_env("max_documents"), help="Documents per request.")
+    ] = EngineConfig.max_documents,
+    max_query_chars: Annotated[
+        int, typer.Option(envvar=_env("max_query_chars"), help="Characters per query.")
+    ] = EngineConfig.max_query_chars,
+    max_document_chars: Annotated[
+        int, typer.Option(envvar=_env("max_document_chars"), help="Characters per document.")
+    ] = EngineConfig.max_document_chars,
+    max_queued_pairs: Annotated[
+        int,
+        typer.Option(
+            envvar=_env("max_queued_pairs"),
+            help="Pairs admitted at once per model; beyond it requests get 429 at once.",
+        ),
+    ] = EngineConfig.max_queued_pairs,
+    max_request_bytes: Annotated[
+        int, typer.Option(envvar=_env("max_request_bytes"), help="Largest request body (413).")
+    ] = HttpConfig.max_request_bytes,
+    trust_remote_code: Annotated[
+        bool,
+        typer.Option(
+            envvar=_env("trust_remote_code"), help="Run code shipped with the models (unsafe)."
+        ),
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            envvar=_env("config"),
+            is_eager=True,
+            callback=_load_config_file,
+            help="TOML file of settings named like these flags.",
+        ),
+    ] = None,
+) -> None:
+    """Serve the Cohere-compatible HTTP API (v2/v1 rerank, TEI rerank, models, metrics)."""
+    try:
+        settings = server_config(ctx.params)
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(str(exc)) from None
+    from openrerank.server.run import configure_logging, run_server
+
+    configure_logging(ctx.find_root().params.get("log_level") or "info")
+    if not run_server(settings):
+        raise typer.Exit(1)
+
+
+def server_config(params: Mapping[str, Any]) -> ServerConfig:
+    """The one settings object for a server, from the parsed flags.
+
+    Raises:
+        ValueError: a malformed alias or an out-of-range value.
+        OSError: the API key file cannot be read.
+    """
+    model_options = {
+        "backend": str(params["backend"]),
+        "precision": str(params["precision"]),
+        "device": params["device"],
+        "max_length": params["max_length"],
+        "threads": params["threads"],
+        "trust_remote_code": params["trust_remote_code"],
+    }
+    engines = tuple(
+        EngineConfig(
+            model=ModelConfig(name=name, **model_options),
+            batching=BatchingConfig(max_batch_tokens=params["max_batch_tokens"]),
+            max_documents=params["max_documents"],
+            max_query_chars=params["max_query_chars"],
+            max_document_chars=params["max_document_chars"],
+            max_queued_pairs=params["max_queued_pairs"],
+        )
+        for name in params["model"] or [DEFAULT_MODEL]
+    )
+    http = HttpConfig(
+        api_keys=_api_keys(params["api_key"] or [], params["api_key_file"]),
+        metrics_public=params["metrics_public"],
+        max_request_bytes=params["max_request_bytes"],
+    )
+    return ServerConfig(
+        models=engines,
+        aliases=tuple(_parse_alias(item) for item in params["alias"] or []),
+        default_aliases=params["default_aliases"],
+        host=params["host"],
+        port=params["port"],
+        http=http,
+    )
+
+
+def _parse_alias(item: str) -> tuple[str, str]:
+    name, sep, target = item.partition("=")
+    if not sep or not name.strip() or not target.strip():
+        raise ValueError(f"--alias takes ALIAS=MODEL, got {item!r}")
+    return name.strip(), target.strip()
+
+
+def _api_keys(keys: list[str], key_file: Path | None) -> tuple[str, ...]:
+    collected = list(keys)
+    if key_file is not None:
+        for line in key_file.read_text(encoding="utf-8").splitlines():
+            stripped = line.strip()
+            if stripped and not stripped.startswith("#"):
+                collected.append(stripped)
+    return tuple(dict.fromkeys(collected))

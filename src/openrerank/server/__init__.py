@@ -1,0 +1,7 @@
+"""The HTTP server: Cohere v1/v2 and TEI rerank routes over a model catalog."""
+
+from __future__ import annotations
+
+from openrerank.server.app import build_app, create_app
+
+__all__ = ["build_app", "create_app"]

@@ -1,0 +1,81 @@
+"""create_app: the FastAPI application around a model catalog.
+
+Example:
+    >>> catalog = ModelCatalog.from_configs([EngineConfig(ModelConfig("my-model"))])
+    >>> app = create_app(catalog, HttpConfig(api_keys=("secret",)))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from openrerank import __version__
+from openrerank.catalog import ModelCatalog
+from openrerank.config import HttpConfig, ServerConfig
+from openrerank.server.errors import install_error_handlers
+from openrerank.server.metrics import ServerMetrics
+from openrerank.server.middleware import (
+    ApiKeyMiddleware,
+    BodyLimitMiddleware,
+    RequestContextMiddleware,
+)
+from openrerank.server.routes import ops, rerank
+
+DESCRIPTION = (
+    "Self-hosted, Cohere-compatible reranking with open cross-encoders: Cohere v2 and v1 "
+    "rerank, text-embeddings-inference rerank, models, health, readiness and metrics."
+)
+
+
+def create_app(catalog: ModelCatalog, http: HttpConfig | None = None) -> FastAPI:
+    """The HTTP app; its lifespan starts the catalog's models and stops them.
+
+    Args:
+        catalog: the served models (not started; the lifespan starts them).
+        http: authentication and limits; ``None`` = defaults (no keys).
+    """
+    http = http or HttpConfig()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with catalog:
+            yield
+
+    app = FastAPI(
+        title="openrerank",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        strict_content_type=False,
+    )
+    app.include_router(rerank.router)
+    app.include_router(ops.router)
+    install_error_handlers(app)
+    metrics = ServerMetrics(catalog, _route_paths(app))
+    app.state.catalog = catalog
+    app.state.metrics = metrics
+    _add_middleware(app, http, metrics)
+    return app
+
+
+def build_app(config: ServerConfig) -> FastAPI:
+    """The app for a full server configuration."""
+    catalog = ModelCatalog.from_configs(config.models, config.alias_table())
+    return create_app(catalog, config.http)
+
+
+def _add_middleware(app: FastAPI, http: HttpConfig, metrics: ServerMetrics) -> None:
+    # Added innermost first: the request context wraps everything, then auth, then
+    # the body limit (so an unauthenticated client never makes us read its body).
+    app.add_middleware(BodyLimitMiddleware, max_bytes=http.max_request_bytes)
+    if http.api_keys:
+        open_paths = {"/health", "/metrics"} if http.metrics_public else {"/health"}
+        app.add_middleware(ApiKeyMiddleware, keys=http.api_keys, open_paths=open_paths)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+
+
+def _route_paths(app: FastAPI) -> set[str]:
+    return {path for route in app.routes if isinstance(path := getattr(route, "path", None), str)}

@@ -1,0 +1,26 @@
+"""Route dependencies: the app's model catalog and metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from openrerank.catalog import ModelCatalog
+from openrerank.server.metrics import ServerMetrics
+
+
+def get_catalog(request: Request) -> ModelCatalog:
+    """The catalog the app was built with."""
+    catalog: ModelCatalog = request.app.state.catalog
+    return catalog
+
+
+def get_metrics(request: Request) -> ServerMetrics:
+    """The app's metrics."""
+    metrics: ServerMetrics = request.app.state.metrics
+    return metrics
+
+
+CatalogDep = Annotated[ModelCatalog, Depends(get_catalog)]
+MetricsDep = Annotated[ServerMetrics, Depends(get_metrics)]

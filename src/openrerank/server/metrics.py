@@ -1,0 +1,98 @@
+"""Prometheus metrics: HTTP requests and latency, plus the engine's counters per model.
+
+Each app has its own registry, so several apps (tests, embedding) never collide.
+Labels are bounded: route templates (unknown paths share one label), statuses and
+served model names; never request ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from openrerank.catalog import ModelCatalog
+
+OTHER_ROUTE = "other"
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class ServerMetrics:
+    """The metrics of one app.
+
+    Args:
+        catalog: read at scrape time for the engine counters and queue depth.
+        routes: the paths that get their own ``route`` label.
+    """
+
+    def __init__(self, catalog: ModelCatalog, routes: Iterable[str]) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._routes = frozenset(routes)
+        self._requests = Counter(
+            "openrerank_requests",
+            "HTTP requests answered, by route and status.",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "openrerank_request_duration_seconds",
+            "Time from the request's arrival to the end of its answer, by route.",
+            ["route"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.registry.register(_EngineCollector(catalog))
+
+    def route_label(self, path: str) -> str:
+        """``path`` itself when it is a known route, else ``other``."""
+        return path if path in self._routes else OTHER_ROUTE
+
+    def observe(self, path: str, status: int, seconds: float) -> None:
+        """Count one answered request and its latency."""
+        route = self.route_label(path)
+        self._requests.labels(route=route, status=str(status)).inc()
+        self._latency.labels(route=route).observe(seconds)
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)
+
+
+class _EngineCollector(Collector):
+    def __init__(self, catalog: ModelCatalog) -> None:
+        self._catalog = catalog
+
+    def collect(self) -> Iterable[Metric]:
+        families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {
+            "documents": CounterMetricFamily(
+                "openrerank_documents_scored", "Documents scored.", labels=["model"]
+            ),
+            "pairs": CounterMetricFamily(
+                "openrerank_pairs_scored",
+                "Query-window pairs run through a model.",
+                labels=["model"],
+            ),
+            "tokens": CounterMetricFamily(
+                "openrerank_tokens_scored", "Tokens run through a model.", labels=["model"]
+            ),
+            "requests": CounterMetricFamily(
+                "openrerank_engine_requests", "Rerank calls completed.", labels=["model"]
+            ),
+            "queued_pairs": GaugeMetricFamily(
+                "openrerank_queue_pairs",
+                "Pairs admitted and not yet scored (queue depth).",
+                labels=["model"],
+            ),
+        }
+        ready = GaugeMetricFamily(
+            "openrerank_model_ready", "1 when the model serves.", labels=["model"]
+        )
+        for entry in self._catalog.entries:
+            stats = entry.service.stats
+            for key, family in families.items():
+                family.add_metric([entry.name], getattr(stats, key))
+            ready.add_metric([entry.name], 1.0 if entry.service.ready else 0.0)
+        yield from families.values()
+        yield ready

@@ -1,0 +1,1 @@
+"""HTTP routes: rerank formats and operations."""
