@@ -5,7 +5,8 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
-from openrerank.config import BatchingConfig, EngineConfig, ModelConfig
+from openrerank.catalog import ModelCatalog
+from openrerank.config import BatchingConfig, EngineConfig, HttpConfig, ModelConfig, ServerConfig
 from openrerank.errors import (
     BackendError,
     BackendUnavailableError,
@@ -13,6 +14,7 @@ from openrerank.errors import (
     EmptyDocumentsError,
     EmptyQueryError,
     EngineClosedError,
+    InputTooLongError,
     InvalidInputError,
     InvalidTopNError,
     ModelError,
@@ -21,9 +23,10 @@ from openrerank.errors import (
     RerankError,
     ScoreError,
     TooManyDocumentsError,
+    UnknownModelError,
     UnsupportedModelError,
 )
-from openrerank.service import ModelInfo, RerankService
+from openrerank.service import ModelInfo, RerankService, ServiceStats
 from openrerank.sync import Reranker
 from openrerank.types import RankResult, RerankOutcome, Usage
 
@@ -41,8 +44,11 @@ __all__ = [
     "EmptyQueryError",
     "EngineClosedError",
     "EngineConfig",
+    "HttpConfig",
+    "InputTooLongError",
     "InvalidInputError",
     "InvalidTopNError",
+    "ModelCatalog",
     "ModelConfig",
     "ModelError",
     "ModelInfo",
@@ -54,7 +60,10 @@ __all__ = [
     "RerankService",
     "Reranker",
     "ScoreError",
+    "ServerConfig",
+    "ServiceStats",
     "TooManyDocumentsError",
+    "UnknownModelError",
     "UnsupportedModelError",
     "Usage",
     "__version__",

@@ -187,6 +187,10 @@ class ServerConfig:
             raise ValueError("serve at least one model")
         if not 0 <= self.port <= 65_535:
             raise ValueError(f"port must be in 0..65535, got {self.port}")
+        served = [engine.model.name for engine in self.models]
+        for alias, target in self.aliases:
+            if target not in served:
+                raise ValueError(f"alias {alias!r} points at {target!r}, which is not served")
 
     def alias_table(self) -> dict[str, str]:
         """Every alias -> served model name, defaults first, explicit ones winning."""

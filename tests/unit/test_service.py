@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -9,17 +10,20 @@ import numpy as np
 import pytest
 
 from openrerank.backends.base import Batch
-from openrerank.backends.fake import FakeBackend
+from openrerank.backends.fake import FakeBackend, overlap_logits
 from openrerank.config import BatchingConfig, EngineConfig, ModelConfig
 from openrerank.errors import (
     BackendError,
     EmptyDocumentsError,
     EngineClosedError,
+    InputTooLongError,
     InvalidTopNError,
+    OverloadedError,
     ScoreError,
     TooManyDocumentsError,
 )
-from openrerank.service import RerankService
+from openrerank.service import RerankService, ServiceStats
+from openrerank.types import FloatArray
 
 T = TypeVar("T")
 DOCUMENTS = [
@@ -207,3 +211,94 @@ def test_service_refuses_logits_that_disagree_with_the_config(tiny_model_dir: Pa
                 tiny_model_dir, FakeBackend(num_labels=2), lambda s: s.score(QUERY, DOCUMENTS)
             )
         )
+
+
+def test_service_refuses_overlong_text_before_tokenizing(tiny_model_dir: Path) -> None:
+    fake = FakeBackend()
+
+    async def scenario() -> None:
+        async with service_for(
+            tiny_model_dir, fake, max_query_chars=10, max_document_chars=20
+        ) as service:
+            with pytest.raises(InputTooLongError, match="query has 11 characters"):
+                await service.rerank("q" * 11, ["doc"])
+            with pytest.raises(InputTooLongError, match=r"documents\[1\] has 21 characters"):
+                await service.rerank("q", ["ok", "d" * 21])
+            await service.rerank("q" * 10, ["d" * 20])
+
+    run(scenario())
+    assert len(fake.batches) == 1
+
+
+def test_service_without_truncation_refuses_documents_over_the_window(
+    tiny_model_dir: Path,
+) -> None:
+    fake = FakeBackend()
+    long_document = " ".join(["document"] * 200)
+
+    async def scenario() -> float:
+        async with service_for(tiny_model_dir, fake) as service:
+            with pytest.raises(InputTooLongError, match=r"documents \[1\] do not fit"):
+                await service.rerank(QUERY, ["short", long_document], truncate=False)
+            outcome = await service.rerank(QUERY, ["short", long_document])
+            return outcome.results[0].relevance_score
+
+    assert 0.0 <= run(scenario()) <= 1.0
+    assert len(fake.batches) == 1
+
+
+def test_service_raw_rerank_orders_by_logits(tiny_model_dir: Path) -> None:
+    async def scenario() -> tuple[list[float], np.ndarray[Any, Any]]:
+        async with service_for(tiny_model_dir, FakeBackend()) as service:
+            outcome = await service.rerank(QUERY, DOCUMENTS, raw=True)
+            logits = await service.score(QUERY, DOCUMENTS, raw=True)
+            return [r.relevance_score for r in outcome.results], logits
+
+    ranked, logits = run(scenario())
+    assert ranked == pytest.approx(sorted(logits.tolist(), reverse=True))
+
+
+def test_service_admission_refuses_at_once_beyond_the_queue_limit(tiny_model_dir: Path) -> None:
+    release = threading.Event()
+    entered = threading.Event()
+
+    def held(batch: Batch) -> FloatArray:
+        entered.set()
+        release.wait(timeout=30)
+        return overlap_logits(batch)
+
+    fake = FakeBackend(logit_fn=held)
+
+    async def scenario() -> ServiceStats:
+        async with service_for(
+            tiny_model_dir, fake, max_documents=3, max_queued_pairs=4
+        ) as service:
+            first = asyncio.ensure_future(service.rerank(QUERY, DOCUMENTS[:3]))
+            await asyncio.get_running_loop().run_in_executor(None, entered.wait, 30)
+            busy = service.stats
+            with pytest.raises(OverloadedError) as refused:
+                await service.rerank(QUERY, DOCUMENTS[:2])
+            assert refused.value.retry_after_s > 0
+            release.set()
+            await first
+            assert service.stats.queued_pairs == 0
+            return busy
+
+    busy = run(scenario())
+    assert busy.queued_pairs == 3
+
+
+def test_service_counts_scored_work(tiny_model_dir: Path) -> None:
+    async def scenario() -> tuple[ServiceStats, bool, bool]:
+        service = service_for(tiny_model_dir, FakeBackend())
+        before = service.ready
+        async with service:
+            await service.rerank(QUERY, DOCUMENTS)
+            await service.score(QUERY, DOCUMENTS[:1])
+            return service.stats, before, service.ready
+
+    stats, ready_before_start, ready_running = run(scenario())
+    assert (stats.requests, stats.documents, stats.pairs) == (2, 5, 5)
+    assert stats.tokens > 5
+    assert stats.queued_pairs == 0
+    assert not ready_before_start and ready_running

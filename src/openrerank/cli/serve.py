@@ -7,12 +7,13 @@ variables are separated by spaces.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
 from openrerank.cli.choices import AUTO, FP32, BackendChoice, PrecisionChoice
@@ -33,19 +34,19 @@ def _env(name: str) -> str:
     return ENV_PREFIX + name.upper()
 
 
-def _load_config_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+def _load_config_file(ctx: typer.Context, param: typer.CallbackParam, value: Path | None) -> None:
     """Eager callback: the file's values become the command's defaults."""
     if value is None:
         return
     try:
         data = tomllib.loads(value.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise click.BadParameter(f"cannot read {value}: {exc}") from None
+        raise typer.BadParameter(f"cannot read {value}: {exc}") from None
     known = {p.name for p in ctx.command.params if p.name} - {"config"}
     settings = {key.replace("-", "_"): item for key, item in data.items()}
     unknown = sorted(set(settings) - known)
     if unknown:
-        raise click.BadParameter(f"{value}: unknown settings {unknown}; valid: {sorted(known)}")
+        raise typer.BadParameter(f"{value}: unknown settings {unknown}; valid: {sorted(known)}")
     ctx.default_map = {**(ctx.default_map or {}), **settings}
 
 
@@ -135,6 +136,12 @@ def serve(  # noqa: PLR0913 - every flag is one documented setting
             envvar=_env("trust_remote_code"), help="Run code shipped with the models (unsafe)."
         ),
     ] = False,
+    print_config: Annotated[
+        bool,
+        typer.Option(
+            "--print-config", help="Print the resolved settings (keys redacted) and exit."
+        ),
+    ] = False,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -149,7 +156,10 @@ def serve(  # noqa: PLR0913 - every flag is one documented setting
     try:
         settings = server_config(ctx.params)
     except (OSError, ValueError) as exc:
-        raise click.BadParameter(str(exc)) from None
+        raise typer.BadParameter(str(exc)) from None
+    if print_config:
+        typer.echo(json.dumps(describe(settings), indent=2, default=str))
+        return
     from openrerank.server.run import configure_logging, run_server
 
     configure_logging(ctx.find_root().params.get("log_level") or "info")
@@ -196,6 +206,13 @@ def server_config(params: Mapping[str, Any]) -> ServerConfig:
         port=params["port"],
         http=http,
     )
+
+
+def describe(config: ServerConfig) -> dict[str, Any]:
+    """The settings as plain data, API keys replaced by a count."""
+    data = dataclasses.asdict(config)
+    data["http"]["api_keys"] = f"<{len(config.http.api_keys)} redacted>"
+    return data
 
 
 def _parse_alias(item: str) -> tuple[str, str]:

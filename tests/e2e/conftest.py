@@ -1,0 +1,161 @@
+"""Fixtures for the HTTP server tests: apps over FakeBackend services, and their clients.
+
+``build_app`` makes an app that is not started (for tests that drive the ASGI app
+themselves); ``start`` enters a ``TestClient`` so the lifespan starts the catalog;
+``make_server`` does both. Everything is closed at the end of the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
+
+from openrerank.backends.fake import FakeBackend
+from openrerank.catalog import ModelCatalog
+from openrerank.config import BatchingConfig, EngineConfig, HttpConfig, ModelConfig
+from openrerank.server import create_app
+from openrerank.service import RerankService
+
+MODEL = "tiny"
+ALIAS = "rerank-v3.5"
+QUERY = "quick brown fox"
+DOCUMENTS = ["the quick brown fox jumps", "water boils at sea level", "a brown dog"]
+
+
+def rerank_body(**overrides: Any) -> dict[str, Any]:
+    """A valid ``/v2/rerank`` body, with ``overrides`` applied."""
+    return {"model": MODEL, "query": QUERY, "documents": list(DOCUMENTS), **overrides}
+
+
+@dataclass
+class Served:
+    """An app over one FakeBackend service named ``tiny`` (alias ``rerank-v3.5``)."""
+
+    app: FastAPI
+    catalog: ModelCatalog
+    service: RerankService
+    backend: FakeBackend
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of the samples called ``name`` whose labels include ``labels``."""
+        text = self.app.state.metrics.render().decode()
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == name and labels.items() <= sample.labels.items()
+        )
+
+
+@dataclass
+class Server(Served):
+    """A started :class:`Served` and the client that talks to it."""
+
+    client: TestClient
+
+    def assert_still_serves(self, headers: Mapping[str, str] | None = None) -> None:
+        """A normal rerank request succeeds."""
+        response = self.client.post("/v2/rerank", json=rerank_body(), headers=headers)
+        assert response.status_code == 200, response.text
+        assert [r["index"] for r in response.json()["results"]][0] == 0
+
+
+class BuildApp(Protocol):
+    def __call__(
+        self,
+        *,
+        backend: FakeBackend | None = ...,
+        http: HttpConfig | None = ...,
+        max_documents: int = ...,
+        max_queued_pairs: int | None = ...,
+        max_document_chars: int = ...,
+        batching: BatchingConfig | None = ...,
+    ) -> Served: ...
+
+
+class MakeServer(Protocol):
+    def __call__(
+        self,
+        *,
+        backend: FakeBackend | None = ...,
+        http: HttpConfig | None = ...,
+        max_documents: int = ...,
+        max_queued_pairs: int | None = ...,
+        max_document_chars: int = ...,
+        batching: BatchingConfig | None = ...,
+    ) -> Server: ...
+
+
+@pytest.fixture
+def engine_config(tiny_model_dir: Path) -> Callable[..., EngineConfig]:
+    """``factory(**limits)``: an EngineConfig for the tiny model on the fake backend."""
+
+    def factory(**limits: Any) -> EngineConfig:
+        return EngineConfig(ModelConfig(str(tiny_model_dir), backend="fake"), **limits)
+
+    return factory
+
+
+@pytest.fixture
+def build_app(engine_config: Callable[..., EngineConfig]) -> BuildApp:
+    """``factory(...)``: a :class:`Served` app, not started."""
+
+    def factory(  # noqa: PLR0913 - every limit a test may want to set
+        *,
+        backend: FakeBackend | None = None,
+        http: HttpConfig | None = None,
+        max_documents: int = 200,
+        max_queued_pairs: int | None = None,
+        max_document_chars: int = 2_000,
+        batching: BatchingConfig | None = None,
+    ) -> Served:
+        backend = backend or FakeBackend()
+        config = engine_config(
+            batching=batching or BatchingConfig(),
+            max_documents=max_documents,
+            max_queued_pairs=max_queued_pairs or 4 * max_documents,
+            max_document_chars=max_document_chars,
+        )
+        service = RerankService(config, backend=backend)
+        catalog = ModelCatalog({MODEL: service}, {ALIAS: MODEL})
+        app = create_app(catalog, http)
+        return Served(app, catalog, service, backend)
+
+    return factory
+
+
+@pytest.fixture
+def start() -> Iterator[Callable[[FastAPI], TestClient]]:
+    """``start(app)``: a TestClient whose lifespan runs until the test ends."""
+    with ExitStack() as stack:
+
+        def factory(app: FastAPI) -> TestClient:
+            return stack.enter_context(TestClient(app))
+
+        yield factory
+
+
+@pytest.fixture
+def make_server(build_app: BuildApp, start: Callable[[FastAPI], TestClient]) -> MakeServer:
+    """``factory(...)``: a started :class:`Server` (same arguments as ``build_app``)."""
+
+    def factory(**kwargs: Any) -> Server:
+        served = build_app(**kwargs)
+        client = start(served.app)
+        return Server(served.app, served.catalog, served.service, served.backend, client)
+
+    return factory
+
+
+@pytest.fixture
+def server(make_server: MakeServer) -> Server:
+    """A started server with default limits and no API keys."""
+    return make_server()
