@@ -54,7 +54,7 @@ def create_app(catalog: ModelCatalog, http: HttpConfig | None = None) -> FastAPI
     app.include_router(rerank.router)
     app.include_router(ops.router)
     install_error_handlers(app)
-    metrics = ServerMetrics(catalog, _route_paths(app))
+    metrics = ServerMetrics(catalog)
     app.state.catalog = catalog
     app.state.metrics = metrics
     _add_middleware(app, http, metrics)
@@ -75,7 +75,3 @@ def _add_middleware(app: FastAPI, http: HttpConfig, metrics: ServerMetrics) -> N
         open_paths = {"/health", "/metrics"} if http.metrics_public else {"/health"}
         app.add_middleware(ApiKeyMiddleware, keys=http.api_keys, open_paths=open_paths)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-
-
-def _route_paths(app: FastAPI) -> set[str]:
-    return {path for route in app.routes if isinstance(path := getattr(route, "path", None), str)}

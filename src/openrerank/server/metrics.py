@@ -1,8 +1,8 @@
 """Prometheus metrics: HTTP requests and latency, plus the engine's counters per model.
 
 Each app has its own registry, so several apps (tests, embedding) never collide.
-Labels are bounded: route templates (unknown paths share one label), statuses and
-served model names; never request ids.
+Labels are bounded: route templates (paths no route matched share one label),
+statuses and served model names; never request ids.
 """
 
 from __future__ import annotations
@@ -24,12 +24,10 @@ class ServerMetrics:
 
     Args:
         catalog: read at scrape time for the engine counters and queue depth.
-        routes: the paths that get their own ``route`` label.
     """
 
-    def __init__(self, catalog: ModelCatalog, routes: Iterable[str]) -> None:
+    def __init__(self, catalog: ModelCatalog) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._routes = frozenset(routes)
         self._requests = Counter(
             "openrerank_requests",
             "HTTP requests answered, by route and status.",
@@ -45,13 +43,15 @@ class ServerMetrics:
         )
         self.registry.register(_EngineCollector(catalog))
 
-    def route_label(self, path: str) -> str:
-        """``path`` itself when it is a known route, else ``other``."""
-        return path if path in self._routes else OTHER_ROUTE
+    def observe(self, route: str | None, status: int, seconds: float) -> None:
+        """Count one answered request and its latency.
 
-    def observe(self, path: str, status: int, seconds: float) -> None:
-        """Count one answered request and its latency."""
-        route = self.route_label(path)
+        Args:
+            route: the matched route's path template; ``None`` when no route matched.
+            status: the status sent.
+            seconds: time from arrival to the end of the answer.
+        """
+        route = route or OTHER_ROUTE
         self._requests.labels(route=route, status=str(status)).inc()
         self._latency.labels(route=route).observe(seconds)
 

@@ -37,6 +37,12 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _route_template(scope: Scope) -> str | None:
+    """The path template of the route that handled the request (set by the router)."""
+    template = getattr(scope.get("route"), "path", None)
+    return template if isinstance(template, str) else None
+
+
 class RequestContextMiddleware:
     """Gives each request an id (echoed as ``X-Request-Id``), logs and counts it, and
     turns an unexpected exception into a generic 500 with the id logged."""
@@ -75,7 +81,7 @@ class RequestContextMiddleware:
 
     def _record(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
         path = scope.get("path", "")
-        self.metrics.observe(path, status, seconds)
+        self.metrics.observe(_route_template(scope), status, seconds)
         client = scope.get("client")
         entry = {
             "request_id": request_id,
