@@ -59,7 +59,7 @@ class InferenceWorker:
             logger.exception(
                 "backend %s failed on a batch of %d", self.backend.info.name, len(pairs)
             )
-            raise BackendError(f"the model failed on a batch: {type(exc).__name__}") from exc
+            raise BackendError("the model failed on a batch; the server log has the cause") from exc
 
     @property
     def alive(self) -> bool:

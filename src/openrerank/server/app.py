@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TypeGuard
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from openrerank import __version__
 from openrerank.catalog import ModelCatalog
@@ -24,6 +26,7 @@ from openrerank.server.middleware import (
 )
 from openrerank.server.routes import ops, rerank
 
+ROUTERS = (rerank.router, ops.router)
 DESCRIPTION = (
     "Self-hosted, Cohere-compatible reranking with open cross-encoders: Cohere v2 and v1 "
     "rerank, text-embeddings-inference rerank, models, health, readiness and metrics."
@@ -51,14 +54,18 @@ def create_app(catalog: ModelCatalog, http: HttpConfig | None = None) -> FastAPI
         lifespan=lifespan,
         strict_content_type=False,
     )
-    app.include_router(rerank.router)
-    app.include_router(ops.router)
+    for router in ROUTERS:
+        app.include_router(router)
     install_error_handlers(app)
     metrics = ServerMetrics(catalog)
     app.state.catalog = catalog
     app.state.metrics = metrics
     _add_middleware(app, http, metrics)
     return app
+
+
+def _is_api(route: object) -> TypeGuard[APIRoute]:
+    return isinstance(route, APIRoute) and "{" not in route.path
 
 
 def build_app(config: ServerConfig) -> FastAPI:
@@ -74,4 +81,5 @@ def _add_middleware(app: FastAPI, http: HttpConfig, metrics: ServerMetrics) -> N
     if http.api_keys:
         open_paths = {"/health", "/metrics"} if http.metrics_public else {"/health"}
         app.add_middleware(ApiKeyMiddleware, keys=http.api_keys, open_paths=open_paths)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    static_paths = {route.path for router in ROUTERS for route in router.routes if _is_api(route)}
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, static_paths=static_paths)

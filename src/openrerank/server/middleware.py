@@ -37,19 +37,26 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _route_template(scope: Scope) -> str | None:
-    """The path template of the route that handled the request (set by the router)."""
+def _route_template(scope: Scope, static_paths: frozenset[str]) -> str | None:
+    """The template of the route that handled the request, or, for requests refused
+    before routing (401, 413), their path when it is one of the app's static routes."""
     template = getattr(scope.get("route"), "path", None)
-    return template if isinstance(template, str) else None
+    if isinstance(template, str):
+        return template
+    path = scope.get("path")
+    return path if path in static_paths else None
 
 
 class RequestContextMiddleware:
     """Gives each request an id (echoed as ``X-Request-Id``), logs and counts it, and
     turns an unexpected exception into a generic 500 with the id logged."""
 
-    def __init__(self, app: ASGIApp, *, metrics: ServerMetrics) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: ServerMetrics, static_paths: Iterable[str] = ()
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.static_paths = frozenset(static_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,7 +88,7 @@ class RequestContextMiddleware:
 
     def _record(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
         path = scope.get("path", "")
-        self.metrics.observe(_route_template(scope), status, seconds)
+        self.metrics.observe(_route_template(scope, self.static_paths), status, seconds)
         client = scope.get("client")
         entry = {
             "request_id": request_id,
