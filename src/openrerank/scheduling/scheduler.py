@@ -135,7 +135,12 @@ class Scheduler:
         return np.stack(rows).astype(np.float32, copy=False)
 
     async def close(self) -> None:
-        """Fail waiting pairs, finish the running batch, stop, and release the model."""
+        """Fail waiting pairs, finish the running batch, stop, and release the model.
+
+        Safe to call twice.
+        """
+        if self._closing:
+            return
         self._closing = True
         self._fail_waiting(EngineClosedError("the model is stopping"))
         self._wakeup.set()
@@ -156,6 +161,8 @@ class Scheduler:
             prepared = self._collate(batch) if batch else None
             if running is not None:
                 await self._finish(running)
+                if not all(item.waiting for item in batch):  # cancelled while it waited
+                    prepared = self._collate(batch)
             running = self._dispatch(batch, prepared) if prepared is not None else None
 
     def _take(self) -> list[WorkItem]:
@@ -181,21 +188,19 @@ class Scheduler:
         return _Running(items, task, time.perf_counter())
 
     async def _finish(self, running: _Running) -> None:
+        items = running.items
         try:
             logits = await running.task
-            if logits.shape[0] != len(running.items):
-                raise BackendError(
-                    f"the model returned {logits.shape[0]} rows for {len(running.items)} "
-                    "pairs; this is a bug"
-                )
         except Exception as exc:
-            error = exc if isinstance(exc, BackendError) else BackendError("a batch failed")
-            for item in running.items:
-                if item.waiting:
-                    item.future.set_exception(error)
+            _fail(items, exc if isinstance(exc, BackendError) else BackendError("a batch failed"))
             return
-        self._measure(len(running.items), time.perf_counter() - running.started)
-        for row, item in enumerate(running.items):
+        if logits.shape[0] != len(items):
+            message = f"the model returned {logits.shape[0]} rows for {len(items)} pairs"
+            logger.error("%s; this is a bug", message)
+            _fail(items, AssertionError(f"{message}; this is a bug"))
+            return
+        self._measure(len(items), time.perf_counter() - running.started)
+        for row, item in enumerate(items):
             if item.waiting:
                 item.future.set_result(logits[row])
 
@@ -212,9 +217,7 @@ class Scheduler:
         return min(high, max(low, self._admitted / self._pairs_per_s))
 
     def _fail_waiting(self, error: Exception) -> None:
-        for item in self._heap:
-            if item.waiting:
-                item.future.set_exception(error)
+        _fail(self._heap, error)
         self._heap.clear()
 
     def _on_exit(self, task: asyncio.Task[None]) -> None:
@@ -223,6 +226,12 @@ class Scheduler:
             return
         logger.error("the batching loop died; failing waiting pairs", exc_info=task.exception())
         self._fail_waiting(BackendError("the batching loop failed; this is a bug"))
+
+
+def _fail(items: Sequence[WorkItem], error: BaseException) -> None:
+    for item in items:
+        if item.waiting:
+            item.future.set_exception(error)
 
 
 def _abandon(items: Sequence[WorkItem]) -> None:
