@@ -32,7 +32,7 @@ from openrerank.types import EncodedPair, FloatArray
 
 logger = logging.getLogger(__name__)
 
-WINDOW_PER_BATCH = 4
+WINDOW_PER_BATCH = 16
 RETRY_AFTER_BOUNDS_S = (1.0, 60.0)
 _RATE_SMOOTHING = 0.2
 
