@@ -28,6 +28,7 @@ from openrerank.errors import (
 from openrerank.model.activation import raw_logit, relevance
 from openrerank.model.resolve import ModelFiles, resolve_model
 from openrerank.model.spec import ModelSpec, read_spec
+from openrerank.scheduling.cache import PairCache
 from openrerank.scheduling.scheduler import Scheduler
 from openrerank.scheduling.worker import InferenceWorker
 from openrerank.tokenization.tokenizer import PairTokenizer
@@ -61,6 +62,8 @@ class ServiceStats:
     pairs: int
     tokens: int
     queued_pairs: int
+    cache_hits: int = 0
+    cache_misses: int = 0
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ class RerankService:
             self.config.batching,
             pad_id=loaded.tokenizer.pad_id,
             max_queued_pairs=self.config.max_queued_pairs,
+            cache=PairCache(self.config.score_cache_size) if self.config.score_cache_size else None,
         )
         self._scheduler.start()
 
@@ -159,13 +163,16 @@ class RerankService:
     @property
     def stats(self) -> ServiceStats:
         """A snapshot of the counters."""
-        totals = self._totals
+        totals, scheduler = self._totals, self._scheduler
+        cache = scheduler.cache if scheduler else None
         return ServiceStats(
             self._requests,
             totals.documents,
             totals.pairs,
             totals.tokens,
-            self._scheduler.queued_pairs if self._scheduler else 0,
+            scheduler.queued_pairs if scheduler else 0,
+            cache.hits if cache else 0,
+            cache.misses if cache else 0,
         )
 
     @property

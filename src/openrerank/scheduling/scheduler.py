@@ -25,6 +25,7 @@ import numpy as np
 from openrerank.backends.base import Batch, collate
 from openrerank.config import BatchingConfig
 from openrerank.errors import BackendError, EngineClosedError, OverloadedError
+from openrerank.scheduling.cache import PairCache, pair_key
 from openrerank.scheduling.policy import select_batch
 from openrerank.scheduling.work import WorkItem
 from openrerank.scheduling.worker import InferenceWorker
@@ -52,6 +53,7 @@ class Scheduler:
         batching: the padded-token budget and size cap of a batch.
         pad_id: token id used for padding.
         max_queued_pairs: pairs admitted at once (waiting or running).
+        cache: logits of pairs seen before, reused instead of recomputed; ``None`` = off.
     """
 
     def __init__(
@@ -61,8 +63,10 @@ class Scheduler:
         *,
         pad_id: int,
         max_queued_pairs: int,
+        cache: PairCache | None = None,
     ) -> None:
         self.worker = worker
+        self.cache = cache
         self.batching = batching
         self.max_queued_pairs = max_queued_pairs
         self._pad_id = pad_id
@@ -122,6 +126,19 @@ class Scheduler:
         """
         if self._closing or not self.alive:
             raise EngineClosedError("the model is not running")
+        if self.cache is None:
+            return await self._compute(pairs, priority)
+        keys = [pair_key(pair) for pair in pairs]
+        rows = self.cache.lookup(keys)
+        missing = [index for index, row in enumerate(rows) if row is None]
+        if missing:
+            computed = await self._compute([pairs[i] for i in missing], priority)
+            self.cache.store([keys[i] for i in missing], computed)
+            for index, row in zip(missing, computed, strict=True):
+                rows[index] = row
+        return np.stack([row for row in rows if row is not None]).astype(np.float32, copy=False)
+
+    async def _compute(self, pairs: Sequence[EncodedPair], priority: int) -> FloatArray:
         loop = asyncio.get_running_loop()
         items = [WorkItem(pair, loop.create_future(), priority, next(self._seq)) for pair in pairs]
         for item in items:

@@ -12,6 +12,7 @@ from openrerank.backends.base import Batch
 from openrerank.backends.fake import FakeBackend, overlap_logits
 from openrerank.config import BatchingConfig
 from openrerank.errors import BackendError, EngineClosedError, OverloadedError
+from openrerank.scheduling.cache import PairCache
 from openrerank.scheduling.scheduler import Scheduler
 from openrerank.scheduling.worker import InferenceWorker
 from openrerank.types import EncodedPair, FloatArray
@@ -221,3 +222,35 @@ def test_scheduler_refuses_work_after_close() -> None:
             await scheduler.infer([pair([1])])
 
     run_with(FakeBackend(), scenario)
+
+
+def test_scheduler_cache_answers_repeated_pairs_without_the_model() -> None:
+    fake = FakeBackend()
+    pairs = [pair([11]), pair([12, 13]), pair([14])]
+
+    async def scenario(scheduler: Scheduler) -> tuple[FloatArray, FloatArray]:
+        first = await scheduler.infer(pairs)
+        again = await scheduler.infer([pairs[2], pair([15]), pairs[0]])
+        return first, again
+
+    async def with_cache() -> tuple[FloatArray, FloatArray, int, int]:
+        scheduler = Scheduler(
+            InferenceWorker(fake),
+            BatchingConfig(),
+            pad_id=0,
+            max_queued_pairs=100,
+            cache=PairCache(max_entries=10),
+        )
+        scheduler.start()
+        try:
+            first, again = await scenario(scheduler)
+        finally:
+            await scheduler.close()
+        assert scheduler.cache is not None
+        return first, again, scheduler.cache.hits, scheduler.cache.misses
+
+    first, again, hits, misses = asyncio.run(with_cache())
+    assert (hits, misses) == (2, 4)
+    assert float(again[0, 0]) == float(first[2, 0]) and float(again[2, 0]) == float(first[0, 0])
+    seen = [doc for b in fake.batches for doc in batch_documents(b)]
+    assert sorted(seen) == [(11,), (12, 13), (14,), (15,)]
