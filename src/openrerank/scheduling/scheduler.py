@@ -148,8 +148,17 @@ class Scheduler:
             rows = await asyncio.gather(*(item.future for item in items))
         except BaseException:
             _abandon(items)
+            self._prune()
             raise
         return np.stack(rows).astype(np.float32, copy=False)
+
+    def _prune(self) -> None:
+        """Drop cancelled pairs from the queue once they are most of it, so abandoned
+        requests cannot hold memory beyond the admission bound."""
+        live = [item for item in self._heap if item.waiting]
+        if len(live) * 2 < len(self._heap):
+            heapq.heapify(live)
+            self._heap = live
 
     async def close(self) -> None:
         """Fail waiting pairs, finish the running batch, stop, and release the model.
