@@ -103,6 +103,8 @@ class EngineConfig:
         max_queued_pairs: pairs admitted at once (running or waiting); beyond it a
             request is refused with :class:`~openrerank.errors.OverloadedError` at once
             instead of queueing without bound. Must allow one full request.
+        score_cache_size: logits of this many recent (query, window) pairs are kept and
+            reused when the same pair comes again (0 = off); about 100 bytes each.
         tokenizer_threads: threads that tokenize requests off the event loop.
     """
 
@@ -112,12 +114,15 @@ class EngineConfig:
     max_query_chars: int = 20_000
     max_document_chars: int = 200_000
     max_queued_pairs: int = 40_000
+    score_cache_size: int = 0
     tokenizer_threads: int = 1
 
     def __post_init__(self) -> None:
         limits = (self.max_documents, self.max_query_chars, self.max_document_chars)
-        if min(limits) < 1 or self.tokenizer_threads < 1:
-            raise ValueError("document, character and thread limits must be >= 1")
+        if min(limits) < 1 or self.tokenizer_threads < 1 or self.score_cache_size < 0:
+            raise ValueError(
+                "document, character and thread limits must be >= 1, the cache size >= 0"
+            )
         if self.max_queued_pairs < self.max_documents:
             raise ValueError(
                 f"max_queued_pairs ({self.max_queued_pairs}) must be >= max_documents "

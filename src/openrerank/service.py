@@ -23,12 +23,13 @@ from openrerank.errors import (
     BackendError,
     EngineClosedError,
     InputTooLongError,
-    OverloadedError,
     ScoreError,
 )
 from openrerank.model.activation import raw_logit, relevance
 from openrerank.model.resolve import ModelFiles, resolve_model
 from openrerank.model.spec import ModelSpec, read_spec
+from openrerank.scheduling.cache import PairCache
+from openrerank.scheduling.scheduler import Scheduler
 from openrerank.scheduling.worker import InferenceWorker
 from openrerank.tokenization.tokenizer import PairTokenizer
 from openrerank.types import EncodedPair, FloatArray, RankResult, RerankOutcome, Usage
@@ -61,6 +62,15 @@ class ServiceStats:
     pairs: int
     tokens: int
     queued_pairs: int
+    cache_hits: int = 0
+    cache_misses: int = 0
+
+
+@dataclass(frozen=True)
+class _Options:
+    raw: bool
+    truncate: bool
+    priority: int
 
 
 @dataclass(frozen=True)
@@ -87,15 +97,14 @@ class RerankService:
         self.config = config
         self._given_backend = backend
         self._loaded: _Loaded | None = None
-        self._worker: InferenceWorker | None = None
+        self._scheduler: Scheduler | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._queued = 0
         self._totals = Usage(0, 0, 0)
         self._requests = 0
 
     async def start(self) -> None:
         """Resolve, read and load the model; idempotent."""
-        if self._worker is not None:
+        if self._scheduler is not None:
             return
         self._pool = ThreadPoolExecutor(
             self.config.tokenizer_threads, thread_name_prefix="openrerank-tokenize"
@@ -107,9 +116,14 @@ class RerankService:
             self._pool = None
             raise
         self._loaded = loaded
-        self._worker = InferenceWorker(
-            loaded.backend, self.config.batching, pad_id=loaded.tokenizer.pad_id
+        self._scheduler = Scheduler(
+            InferenceWorker(loaded.backend),
+            self.config.batching,
+            pad_id=loaded.tokenizer.pad_id,
+            max_queued_pairs=self.config.max_queued_pairs,
+            cache=PairCache(self.config.score_cache_size) if self.config.score_cache_size else None,
         )
+        self._scheduler.start()
 
     def _load(self) -> _Loaded:
         model = self.config.model
@@ -122,10 +136,10 @@ class RerankService:
 
     async def stop(self) -> None:
         """Finish running batches and release the model; idempotent."""
-        worker, pool = self._worker, self._pool
-        self._worker = self._pool = None
-        if worker is not None:
-            await worker.close()
+        scheduler, pool = self._scheduler, self._pool
+        self._scheduler, self._pool = None, None
+        if scheduler is not None:
+            await scheduler.close()
         if pool is not None:
             pool.shutdown(wait=False)
 
@@ -144,14 +158,21 @@ class RerankService:
     @property
     def ready(self) -> bool:
         """The model is loaded and its worker thread accepts work."""
-        return self._worker is not None and self._worker.alive
+        return self._scheduler is not None and self._scheduler.alive
 
     @property
     def stats(self) -> ServiceStats:
         """A snapshot of the counters."""
-        totals = self._totals
+        totals, scheduler = self._totals, self._scheduler
+        cache = scheduler.cache if scheduler else None
         return ServiceStats(
-            self._requests, totals.documents, totals.pairs, totals.tokens, self._queued
+            self._requests,
+            totals.documents,
+            totals.pairs,
+            totals.tokens,
+            scheduler.queued_pairs if scheduler else 0,
+            cache.hits if cache else 0,
+            cache.misses if cache else 0,
         )
 
     @property
@@ -180,6 +201,7 @@ class RerankService:
         return_documents: bool = False,
         raw: bool = False,
         truncate: bool = True,
+        priority: int = 0,
     ) -> RerankOutcome:
         """Rank documents by relevance to the query, best first.
 
@@ -191,6 +213,7 @@ class RerankService:
             raw: rank and report raw logits instead of relevance scores (same order).
             truncate: cut documents that do not fit the model window; when false,
                 such a document is an error.
+            priority: under load, lower values are served first (Cohere v2 ``priority``).
 
         Raises:
             InvalidInputError: a bad query, document list or ``top_n``.
@@ -201,7 +224,8 @@ class RerankService:
         """
         limit = check_top_n(top_n)
         texts = check_documents(documents, limit=self.config.max_documents)
-        scores, usage = await self._score(check_query(query), texts, raw=raw, truncate=truncate)
+        options = _Options(raw=raw, truncate=truncate, priority=priority)
+        scores, usage = await self._score(check_query(query), texts, options)
         order = np.argsort(-scores, kind="stable")[:limit]
         results = [
             RankResult(int(i), float(scores[i]), texts[i] if return_documents else None)
@@ -210,7 +234,13 @@ class RerankService:
         return RerankOutcome(results=results, usage=usage)
 
     async def score(
-        self, query: str, documents: Sequence[str], *, raw: bool = False, truncate: bool = True
+        self,
+        query: str,
+        documents: Sequence[str],
+        *,
+        raw: bool = False,
+        truncate: bool = True,
+        priority: int = 0,
     ) -> FloatArray:
         """One score per document, in input order.
 
@@ -220,13 +250,15 @@ class RerankService:
             raw: return raw logits (log-odds of the relevant class) instead of
                 relevance scores.
             truncate: as in :meth:`rerank`.
+            priority: as in :meth:`rerank`.
         """
         texts = check_documents(documents, limit=self.config.max_documents)
-        scores, _ = await self._score(check_query(query), texts, raw=raw, truncate=truncate)
+        options = _Options(raw=raw, truncate=truncate, priority=priority)
+        scores, _ = await self._score(check_query(query), texts, options)
         return scores
 
     async def _score(
-        self, query: str, documents: list[str], *, raw: bool, truncate: bool
+        self, query: str, documents: list[str], options: _Options
     ) -> tuple[FloatArray, Usage]:
         config = self.config
         check_lengths(
@@ -235,38 +267,32 @@ class RerankService:
             max_query_chars=config.max_query_chars,
             max_document_chars=config.max_document_chars,
         )
-        self._admit(len(documents))
-        try:
-            return await self._infer(query, documents, raw=raw, truncate=truncate)
-        finally:
-            self._queued -= len(documents)
-
-    def _admit(self, pairs: int) -> None:
-        limit = self.config.max_queued_pairs
-        if self._queued + pairs > limit:
-            raise OverloadedError(
-                f"the server is busy ({self._queued} pairs queued, limit {limit}); retry later"
+        loaded, scheduler, pool = self._require()
+        with scheduler.admission(len(documents)):
+            pairs = await asyncio.get_running_loop().run_in_executor(
+                pool, loaded.tokenizer.encode, query, documents
             )
-        self._queued += pairs
+            if not options.truncate:
+                _refuse_truncated(pairs, loaded.spec.max_length)
+            logits = await scheduler.infer(pairs, priority=options.priority)
+        return self._aggregate(loaded.spec, pairs, logits, options, len(documents))
 
-    async def _infer(
-        self, query: str, documents: list[str], *, raw: bool, truncate: bool
+    def _aggregate(
+        self,
+        spec: ModelSpec,
+        pairs: Sequence[EncodedPair],
+        logits: FloatArray,
+        options: _Options,
+        n_documents: int,
     ) -> tuple[FloatArray, Usage]:
-        loaded, worker, pool = self._require()
-        loop = asyncio.get_running_loop()
-        pairs = await loop.run_in_executor(pool, loaded.tokenizer.encode, query, documents)
-        if not truncate:
-            _refuse_truncated(pairs, loaded.spec.max_length)
-        logits = await worker.infer(pairs)
-        spec = loaded.spec
         _check_logits(logits, pairs, spec.num_labels)
         window_scores = (
             raw_logit(logits, spec.positive_index)
-            if raw
+            if options.raw
             else relevance(logits, spec.activation, spec.positive_index)
         )
-        doc_scores = aggregate_max([p.doc_index for p in pairs], window_scores, len(documents))
-        usage = Usage(len(documents), len(pairs), sum(p.n_tokens for p in pairs))
+        doc_scores = aggregate_max([p.doc_index for p in pairs], window_scores, n_documents)
+        usage = Usage(n_documents, len(pairs), sum(p.n_tokens for p in pairs))
         self._count(usage)
         return doc_scores, usage
 
@@ -279,10 +305,10 @@ class RerankService:
             totals.tokens + usage.tokens,
         )
 
-    def _require(self) -> tuple[_Loaded, InferenceWorker, ThreadPoolExecutor]:
-        if self._loaded is None or self._worker is None or self._pool is None:
+    def _require(self) -> tuple[_Loaded, Scheduler, ThreadPoolExecutor]:
+        if self._loaded is None or self._scheduler is None or self._pool is None:
             raise EngineClosedError("the rerank service is not running; call start() first")
-        return self._loaded, self._worker, self._pool
+        return self._loaded, self._scheduler, self._pool
 
 
 def _refuse_truncated(pairs: Sequence[EncodedPair], max_length: int) -> None:

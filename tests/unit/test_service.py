@@ -302,3 +302,18 @@ def test_service_counts_scored_work(tiny_model_dir: Path) -> None:
     assert stats.tokens > 5
     assert stats.queued_pairs == 0
     assert not ready_before_start and ready_running
+
+
+def test_service_score_cache_reuses_scores_of_repeated_pairs(tiny_model_dir: Path) -> None:
+    fake = FakeBackend()
+
+    async def scenario() -> tuple[FloatArray, FloatArray, ServiceStats]:
+        async with service_for(tiny_model_dir, fake, score_cache_size=100) as service:
+            first = await service.score(QUERY, DOCUMENTS)
+            again = await service.score(QUERY, list(reversed(DOCUMENTS)))
+            return first, again, service.stats
+
+    first, again, stats = run(scenario())
+    np.testing.assert_array_equal(first, again[::-1])
+    assert (stats.cache_hits, stats.cache_misses) == (4, 4)
+    assert sum(batch.size for batch in fake.batches) == 4

@@ -127,6 +127,14 @@ def serve(  # noqa: PLR0913 - every flag is one documented setting
             help="Pairs admitted at once per model; beyond it requests get 429 at once.",
         ),
     ] = EngineConfig.max_queued_pairs,
+    score_cache_size: Annotated[
+        int,
+        typer.Option(
+            envvar=_env("score_cache_size"),
+            help="Reuse the scores of this many recent (query, window) pairs; 0 = off. "
+            "Saves the model's time on repeated pairs, costs ~100 bytes per pair.",
+        ),
+    ] = EngineConfig.score_cache_size,
     max_request_bytes: Annotated[
         int, typer.Option(envvar=_env("max_request_bytes"), help="Largest request body (413).")
     ] = HttpConfig.max_request_bytes,
@@ -190,6 +198,7 @@ def server_config(params: Mapping[str, Any]) -> ServerConfig:
             max_query_chars=params["max_query_chars"],
             max_document_chars=params["max_document_chars"],
             max_queued_pairs=params["max_queued_pairs"],
+            score_cache_size=params["score_cache_size"],
         )
         for name in params["model"] or [DEFAULT_MODEL]
     )

@@ -1,19 +1,14 @@
-"""InferenceWorker: owns a backend on one thread and runs batches of pairs on it."""
+"""InferenceWorker: the one thread that owns a backend and runs batches on it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
-
-from openrerank.backends.base import Backend, collate
-from openrerank.config import BatchingConfig
+from openrerank.backends.base import Backend, Batch
 from openrerank.errors import BackendError
-from openrerank.scheduling.policy import plan_batches
-from openrerank.types import EncodedPair, FloatArray
+from openrerank.types import FloatArray
 
 logger = logging.getLogger(__name__)
 
@@ -23,41 +18,27 @@ class InferenceWorker:
 
     Args:
         backend: the loaded model; touched only from the worker thread.
-        batching: batch budget.
-        pad_id: token id used for padding.
     """
 
-    def __init__(self, backend: Backend, batching: BatchingConfig, *, pad_id: int) -> None:
+    def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self._batching = batching
-        self._pad_id = pad_id
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="openrerank-model")
         self._closing = False
 
-    async def infer(self, pairs: Sequence[EncodedPair]) -> FloatArray:
-        """Logits for every pair, rows in the order of ``pairs``.
+    async def run(self, batch: Batch) -> FloatArray:
+        """The batch's logits, computed on the model thread.
 
         Raises:
-            BackendError: the backend failed on one of the batches.
+            BackendError: the backend failed; the cause is logged, not returned.
         """
-        loop = asyncio.get_running_loop()
-        plan = plan_batches([pair.n_tokens for pair in pairs], self._batching)
-        calls = [
-            loop.run_in_executor(self._thread, self._run, [pairs[i] for i in batch])
-            for batch in plan
-        ]
-        outputs = await asyncio.gather(*calls)
-        logits = np.empty((len(pairs), outputs[0].shape[1]), dtype=np.float32)
-        for batch, output in zip(plan, outputs, strict=True):
-            logits[batch] = output
-        return logits
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._run, batch)
 
-    def _run(self, pairs: list[EncodedPair]) -> FloatArray:
+    def _run(self, batch: Batch) -> FloatArray:
         try:
-            return self.backend.run(collate(pairs, self._pad_id))
+            return self.backend.run(batch)
         except Exception as exc:
             logger.exception(
-                "backend %s failed on a batch of %d", self.backend.info.name, len(pairs)
+                "backend %s failed on a batch of %d", self.backend.info.name, batch.size
             )
             raise BackendError("the model failed on a batch; the server log has the cause") from exc
 
@@ -67,7 +48,7 @@ class InferenceWorker:
         return not self._closing
 
     async def close(self) -> None:
-        """Wait for running batches, then release the backend on its own thread."""
+        """Wait for the running batch, then release the backend on its own thread."""
         self._closing = True
         loop = asyncio.get_running_loop()
         try:

@@ -80,6 +80,16 @@ class _EngineCollector(Collector):
             "requests": CounterMetricFamily(
                 "openrerank_engine_requests", "Rerank calls completed.", labels=["model"]
             ),
+            "cache_hits": CounterMetricFamily(
+                "openrerank_score_cache_hits",
+                "Pairs answered from the score cache.",
+                labels=["model"],
+            ),
+            "cache_misses": CounterMetricFamily(
+                "openrerank_score_cache_misses",
+                "Pairs looked up in the score cache and not found.",
+                labels=["model"],
+            ),
             "queued_pairs": GaugeMetricFamily(
                 "openrerank_queue_pairs",
                 "Pairs admitted and not yet scored (queue depth).",

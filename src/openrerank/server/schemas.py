@@ -40,7 +40,7 @@ class V2RerankRequest(_Request):
         description="Accepted for compatibility; documents are truncated to the model window.",
     )
     priority: Annotated[int, Field(ge=0, le=999)] | None = Field(
-        default=None, description="0 (first) to 999; accepted, not yet used for ordering."
+        default=None, description="0 (served first, the default) to 999; orders queued work."
     )
 
     model_config = ConfigDict(

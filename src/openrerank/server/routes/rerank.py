@@ -34,7 +34,7 @@ async def rerank_v2(
 ) -> V2RerankResponse:
     """Score every document against the query; results best first, cut to `top_n`."""
     _, service = catalog.resolve(body.model)
-    work = service.rerank(body.query, body.documents, top_n=body.top_n)
+    work = service.rerank(body.query, body.documents, top_n=body.top_n, priority=body.priority or 0)
     outcome = await until_disconnected(request, work)
     return v2_response(outcome, request_id=current_request_id())
 
