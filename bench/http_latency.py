@@ -40,8 +40,8 @@ from typing import Any, cast  # noqa: E402
 import httpx  # noqa: E402
 
 from openrerank import EngineConfig, ModelConfig, Reranker  # noqa: E402
-from openrerank.eval.datasets import load_beir  # noqa: E402
 from openrerank.types import BackendName, Precision  # noqa: E402
+from score_latency import load_query  # noqa: E402
 
 DEFAULT_MODEL = "openrerank/minilm-l6-scifact-ce"
 DEFAULT_DATA = SHARED_DIR / "data" / "beir-scifact"
@@ -59,13 +59,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the results here")
     return parser.parse_args(argv)
-
-
-def load_query(data: Path) -> tuple[str, list[str]]:
-    """The first SciFact test query with 100 BM25 candidates, and their texts."""
-    dataset = load_beir(data)
-    query_id = next(q for q in dataset.queries if len(dataset.candidates.get(q, ())) >= 100)
-    return dataset.queries[query_id], dataset.candidate_texts(query_id)[:N_DOCUMENTS]
 
 
 def free_port() -> int:
@@ -121,7 +114,8 @@ def measure(
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    query, documents = load_query(args.data)
+    _, query, candidates = load_query(args.data, None)
+    documents = candidates[:N_DOCUMENTS]
     port = free_port()
     server = start_server(args, port)
     try:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from openrerank.server.app import build_app, create_app
+from openrerank.server.app import create_app
 
-__all__ = ["build_app", "create_app"]
+__all__ = ["create_app"]

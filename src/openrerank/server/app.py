@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 
 from openrerank import __version__
 from openrerank.catalog import ModelCatalog
-from openrerank.config import HttpConfig, ServerConfig
+from openrerank.config import HttpConfig
 from openrerank.server.errors import install_error_handlers
 from openrerank.server.metrics import ServerMetrics
 from openrerank.server.middleware import (
@@ -66,12 +66,6 @@ def create_app(catalog: ModelCatalog, http: HttpConfig | None = None) -> FastAPI
 
 def _is_api(route: object) -> TypeGuard[APIRoute]:
     return isinstance(route, APIRoute) and "{" not in route.path
-
-
-def build_app(config: ServerConfig) -> FastAPI:
-    """The app for a full server configuration."""
-    catalog = ModelCatalog.from_configs(config.models, config.alias_table())
-    return create_app(catalog, config.http)
 
 
 def _add_middleware(app: FastAPI, http: HttpConfig, metrics: ServerMetrics) -> None:
