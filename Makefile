@@ -20,7 +20,7 @@ $(VENV)/.serve-installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q "$(TORCH)" -e ".[dev]"
-	touch $@ $(VENV)/.serve-installed
+	touch $@ $(VENV)/.serve-installed $(VENV)/.bench-installed
 
 serve: $(VENV)/.serve-installed
 	$(BIN)/openrerank serve $(if $(MODEL),--model "$(MODEL)") $(ARGS)
@@ -41,8 +41,15 @@ unit: $(VENV)/.dev-installed
 test: lint typecheck layers
 	$(BIN)/pytest tests
 
-bench: $(VENV)/.serve-installed
-	$(BIN)/python bench/score_latency.py
+# `make bench` runs the full side-by-side benchmark (baselines in their own venvs) and
+# writes bench/results/; ARGS="..." passes flags to `openrerank bench`.
+$(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q "$(TORCH)" -e ".[bench]"
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	HF_HUB_OFFLINE=$${HF_HUB_OFFLINE:-1} HF_HUB_CACHE=$${HF_HUB_CACHE:-$(CURDIR)/../shared/hf-cache} \
+		$(BIN)/openrerank --log-level info bench --data ../shared/data --out bench/results $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -42,6 +42,12 @@ def reference_model_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    """../shared/data, with the judged data sets."""
+    return require_shared("data")
+
+
+@pytest.fixture(scope="session")
 def scifact_dir() -> Path:
     """The BEIR SciFact folder in ../shared/data."""
     return require_shared("data/beir-scifact")

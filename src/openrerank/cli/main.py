@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from openrerank import __version__
+from openrerank.cli.bench import bench
 from openrerank.cli.choices import AUTO, FP32, BackendChoice, PrecisionChoice
 from openrerank.cli.documents import DocumentFileError, parse_documents
 from openrerank.cli.serve import serve
@@ -131,6 +132,7 @@ def _print(results: list[RankResult], output: OutputFormat) -> None:
 
 
 app.command()(serve)
+app.command()(bench)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""``openrerank bench``: repeatable workloads, our engine and the baselines side by side."""

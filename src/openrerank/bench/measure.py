@@ -1,0 +1,100 @@
+"""Timing loops: one request at a time, and N concurrent clients.
+
+Both return :class:`Timings`: per-request latencies of the successful requests, the
+documents they scored, the wall time and the failures. Throughput is documents over
+wall time, so concurrency shows up as a higher rate, not a lower latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from openrerank.bench.workloads import Request, Workload
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Timings:
+    """What one timing loop measured."""
+
+    latencies_s: tuple[float, ...]
+    documents: int
+    wall_s: float
+    errors: int = 0
+    clients: int = 1
+
+    def percentile_ms(self, q: float) -> float:
+        """The q-th percentile (0-100) of the request latencies, in milliseconds."""
+        if not self.latencies_s:
+            return float("nan")
+        return float(np.percentile(np.asarray(self.latencies_s), q)) * 1000
+
+    @property
+    def docs_per_s(self) -> float:
+        """Documents scored per second of wall time."""
+        return self.documents / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def time_serial(
+    call: Callable[[Request], object], workload: Workload, *, repeats: int, warmup: int
+) -> Timings:
+    """Send every request of the workload ``repeats`` times, one at a time.
+
+    The first ``warmup`` requests (cycling through the workload) are not timed.
+    """
+    for index in range(warmup):
+        call(workload.requests[index % len(workload.requests)])
+    latencies: list[float] = []
+    documents = 0
+    for _ in range(repeats):
+        for request in workload.requests:
+            started = time.perf_counter()
+            call(request)
+            latencies.append(time.perf_counter() - started)
+            documents += len(request.documents)
+    return Timings(tuple(latencies), documents, sum(latencies))
+
+
+async def time_concurrent(
+    send: Callable[[Request], Awaitable[None]],
+    workload: Workload,
+    *,
+    clients: int,
+    requests_per_client: int,
+) -> Timings:
+    """``clients`` closed-loop clients, each sending ``requests_per_client`` requests.
+
+    Client ``i`` starts at request ``i`` of the workload and walks through it, so the
+    clients send different queries at the same time. A request that raises counts as an
+    error (logged once per distinct message) and its documents as not scored.
+    """
+    latencies: list[float] = []
+    documents = 0
+    errors: list[str] = []
+
+    async def client(offset: int) -> None:
+        nonlocal documents
+        for step in range(requests_per_client):
+            request = workload.requests[(offset + step) % len(workload.requests)]
+            started = time.perf_counter()
+            try:
+                await send(request)
+            except Exception as exc:  # every failure is counted, none hidden
+                errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            latencies.append(time.perf_counter() - started)
+            documents += len(request.documents)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    wall = time.perf_counter() - started
+    for message in sorted(set(errors)):
+        logger.warning("%d x %s", errors.count(message), message)
+    return Timings(tuple(latencies), documents, wall, errors=len(errors), clients=clients)

@@ -1,0 +1,107 @@
+"""openrerank under test: the library one request at a time, the server under N clients."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from openrerank.bench.measure import Timings, time_concurrent, time_serial
+from openrerank.bench.process import child_server, free_port, openrerank_command, peak_rss_mb
+from openrerank.bench.workloads import Request, Workload
+from openrerank.sync import Reranker
+from openrerank.types import BackendName, FloatArray, Precision
+
+SYSTEM = "openrerank"
+ENGINES: dict[str, tuple[BackendName, Precision]] = {
+    "fp32": ("onnx", "fp32"),
+    "int8": ("onnx", "int8"),
+    "bf16": ("torch", "bf16"),
+}
+"""Each precision class on its fastest CPU backend."""
+REQUEST_TIMEOUT_S = 900.0
+
+
+@dataclass(frozen=True)
+class LibraryRun:
+    """Single-stream timings per workload and the first request's scores."""
+
+    timings: dict[str, Timings]
+    first_scores: dict[str, tuple[float, ...]]
+
+
+def measure_library(
+    model: str, precision: str, workloads: Sequence[Workload], *, repeats: int, warmup: int
+) -> LibraryRun:
+    """Time ``Reranker.score`` on every workload, one request at a time."""
+    backend, engine_precision = ENGINES[precision]
+    with Reranker(model, backend=backend, precision=engine_precision) as reranker:
+
+        def call(request: Request) -> FloatArray:
+            return reranker.score(request.query, request.documents)
+
+        timings = {w.name: time_serial(call, w, repeats=repeats, warmup=warmup) for w in workloads}
+        first = {w.name: tuple(float(s) for s in call(w.requests[0])) for w in workloads}
+    return LibraryRun(timings, first)
+
+
+@dataclass(frozen=True)
+class ServerRun:
+    """N-client timings per workload and the server's peak memory."""
+
+    timings: dict[str, Timings]
+    peak_rss_mb: float | None
+
+
+def measure_server(
+    model: str,
+    precision: str,
+    workloads: Sequence[Workload],
+    *,
+    clients: int,
+    requests_per_client: int,
+    log: Path,
+) -> ServerRun:
+    """Serve the model in a child process and load it with ``clients`` HTTP clients."""
+    backend, engine_precision = ENGINES[precision]
+    port = free_port()
+    args = ["serve", "--model", model, "--backend", backend, "--precision", engine_precision]
+    command = openrerank_command([*args, "--host", "127.0.0.1", "--port", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    with child_server(command, ready_url=f"{url}/ready", log=log) as process:
+        timings = asyncio.run(_load(url, model, workloads, clients, requests_per_client))
+        return ServerRun(timings, peak_rss_mb(process.pid))
+
+
+async def _load(
+    url: str, model: str, workloads: Sequence[Workload], clients: int, per_client: int
+) -> dict[str, Timings]:
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=REQUEST_TIMEOUT_S) as client:
+
+        async def send(request: Request) -> None:
+            await rerank_v2(client, model, request)
+
+        await send(workloads[0].requests[0])  # warm-up
+        return {
+            w.name: await time_concurrent(send, w, clients=clients, requests_per_client=per_client)
+            for w in workloads
+        }
+
+
+async def rerank_v2(client: httpx.AsyncClient, model: str, request: Request) -> list[float]:
+    """One ``POST /v2/rerank``; the scores in the documents' input order."""
+    body = {"model": model, "query": request.query, "documents": list(request.documents)}
+    response = await client.post("/v2/rerank", json=body)
+    if response.status_code != 200:
+        raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
+    results = response.json()["results"]
+    if len(results) != len(request.documents):
+        raise RuntimeError(f"{len(results)} results for {len(request.documents)} documents")
+    scores = [0.0] * len(results)
+    for result in results:
+        scores[result["index"]] = float(result["relevance_score"])
+    return scores

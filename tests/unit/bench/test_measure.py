@@ -1,0 +1,54 @@
+"""The timing loops count what they time: documents, failures, clients."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from openrerank.bench.measure import Timings, time_concurrent, time_serial
+from openrerank.bench.workloads import WORKLOADS, Request, Workload
+
+
+def _workload(sizes: list[int]) -> Workload:
+    requests = tuple(
+        Request(str(i), f"q{i}", tuple(f"d{j}" for j in range(n))) for i, n in enumerate(sizes)
+    )
+    return Workload(WORKLOADS["dl19-100"], requests)
+
+
+def test_serial_times_every_request_of_every_pass_after_the_warmup() -> None:
+    workload = _workload([3, 5])
+    seen: list[str] = []
+    timings = time_serial(lambda r: seen.append(r.query_id), workload, repeats=2, warmup=3)
+    assert seen == ["0", "1", "0", "0", "1", "0", "1"]  # 3 warm-up, then 2 passes
+    assert len(timings.latencies_s) == 4
+    assert timings.documents == 2 * (3 + 5)
+    assert timings.wall_s == pytest.approx(sum(timings.latencies_s))
+
+
+def test_concurrent_clients_start_at_different_requests_and_count_failures() -> None:
+    workload = _workload([2, 4, 6])
+    started: list[str] = []
+
+    async def send(request: Request) -> None:
+        started.append(request.query_id)
+        await asyncio.sleep(0)
+        if request.query_id == "2":
+            raise RuntimeError("HTTP 429")
+
+    timings = asyncio.run(time_concurrent(send, workload, clients=3, requests_per_client=2))
+    assert started[:3] == ["0", "1", "2"]  # each client's first request
+    assert sorted(started) == ["0", "0", "1", "1", "2", "2"]
+    assert timings.errors == 2
+    assert timings.documents == 2 * 2 + 2 * 4
+    assert len(timings.latencies_s) == 4
+    assert timings.clients == 3
+
+
+def test_percentiles_and_rate_come_from_the_samples() -> None:
+    timings = Timings(tuple(x / 1000 for x in range(1, 101)), documents=500, wall_s=2.0)
+    assert timings.percentile_ms(50) == pytest.approx(50.5)
+    assert timings.percentile_ms(99) == pytest.approx(99.01)
+    assert timings.docs_per_s == 250.0
+    assert Timings((), 0, 0.0).docs_per_s == 0.0

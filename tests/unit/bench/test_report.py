@@ -1,0 +1,66 @@
+"""The report's ratios are computed from the run's own measurements."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from openrerank.bench.flops import WorkloadCost
+from openrerank.bench.measure import Timings
+from openrerank.bench.report import markdown, write
+from openrerank.bench.results import Measurement
+from openrerank.bench.runner import BenchConfig, BenchRun
+
+
+def _timings(docs_per_s: float, requests: int = 4, clients: int = 1) -> Timings:
+    wall = 100 * requests / docs_per_s
+    return Timings((wall / requests,) * requests, 100 * requests, wall, clients=clients)
+
+
+def _run(tmp_path: Path) -> BenchRun:
+    config = BenchConfig(
+        model="m", data_dir=tmp_path, out_dir=tmp_path / "out", venv_dir=tmp_path, clients=8
+    )
+    run = BenchRun(config, peak_gflops=200.0, environment={"cores": "2"})
+    run.costs = {"w": WorkloadCost(pairs=100, tokens=10_000, flops=100 * 4e9)}
+    run.measurements = [
+        Measurement(
+            "openrerank", "fp32", "w", _timings(25), _timings(24, clients=8), 900.0, (0.5, 0.25)
+        ),
+        Measurement("sentence-transformers", "fp32", "w", _timings(10), None, 1200.0, (0.5, 0.2)),
+        Measurement("infinity", "fp32", "w", _timings(11), _timings(12, clients=8), 1500.0),
+    ]
+    run.skipped = ["infinity int8: ValueError: no CPU int8 mode"]
+    return run
+
+
+def _row(text: str, *cells: str) -> list[str]:
+    prefix = "| " + " | ".join(cells) + " |"
+    rows = [line for line in text.splitlines() if line.startswith(prefix)]
+    assert rows, f"no row starting {prefix!r} in\n{text}"
+    return [cell.strip() for cell in rows[0].strip("|").split("|")]
+
+
+def test_single_stream_rows_carry_speedup_peak_fraction_and_score_delta(tmp_path: Path) -> None:
+    text = markdown(_run(tmp_path))
+    ours = _row(text, "w", "openrerank", "fp32", "4000")
+    assert ours[5:] == ["25.0", "2.50x", "100", "50%", "0.0e+00"]
+    st = _row(text, "w", "sentence-transformers", "fp32")
+    assert st[6] == "1.00x" and st[9] == "5.0e-02"
+
+
+def test_concurrent_rows_compare_with_own_single_stream_and_infinity(tmp_path: Path) -> None:
+    text = markdown(_run(tmp_path))
+    ours = _row(text, "w", "openrerank", "fp32", "24.0")
+    assert ours[6:] == ["0", "0.96x", "2.00x", "900"]
+    assert _row(text, "w", "infinity", "fp32", "12.0")[8] == "-"
+    assert "infinity int8: ValueError" in text
+
+
+def test_write_produces_markdown_json_and_a_plot(tmp_path: Path) -> None:
+    run = _run(tmp_path)
+    paths = write(run, tmp_path / "out")
+    assert [p.name for p in paths] == ["results.md", "results.json", "throughput.png"]
+    data = json.loads(paths[1].read_text())
+    assert len(data["measurements"]) == 3 and data["peak_gflops"] == 200.0
+    assert paths[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
