@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from openrerank import EngineConfig, ModelConfig, Reranker, UnsupportedModelError
+from openrerank.backends.optimize import FUSION_RECIPE
 
 QUERY = "cross encoder"
 DOCUMENTS = ["a cross encoder reads pairs", "the quick brown fox", "vitamin d and bones"]
@@ -25,8 +26,9 @@ def test_loading_prefers_the_repositorys_own_onnx_file(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     with open_model(tiny_model_dir, tmp_path / "cache") as reranker:
-        exported = Path(reranker.info.model_file or "")
+        fused = Path(reranker.info.model_file or "")
         expected = reranker.score(QUERY, DOCUMENTS)
+    exported = fused.with_name(fused.name.replace(f".{FUSION_RECIPE}", ""))
     shipped = tmp_path / "shipped"
     shutil.copytree(tiny_model_dir, shipped)
     (shipped / "onnx").mkdir()
@@ -34,9 +36,11 @@ def test_loading_prefers_the_repositorys_own_onnx_file(
     for weights in shipped.glob("*.safetensors"):
         weights.unlink()  # without weights, only the shipped file can serve
     with open_model(shipped, tmp_path / "other-cache") as reranker:
-        assert reranker.info.model_file == str(shipped / "onnx" / "model.onnx")
+        # the shipped graph is fused into the cache, not exported again
+        assert Path(reranker.info.model_file or "").name == f"model.{FUSION_RECIPE}.onnx"
         np.testing.assert_array_equal(reranker.score(QUERY, DOCUMENTS), expected)
-    assert not (tmp_path / "other-cache").exists()
+    cached = [path.name for path in (tmp_path / "other-cache").rglob("*.onnx")]
+    assert cached == [f"model.{FUSION_RECIPE}.onnx"]
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnx"])

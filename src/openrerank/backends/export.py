@@ -57,10 +57,7 @@ def export_onnx(model_dir: Path, out_path: Path, *, trust_remote_code: bool = Fa
     The model runs in float32, eval mode, on CPU. The file appears at ``out_path`` only once
     complete: it is written into a temporary folder beside it, then moved into place.
     """
-    model = AutoModelForSequenceClassification.from_pretrained(
-        model_dir, trust_remote_code=trust_remote_code, dtype=torch.float32
-    )
-    model = model.to("cpu").eval()
+    model = _load_model(model_dir, trust_remote_code=trust_remote_code)
     input_names = _input_names(model)
     wrapper = _LogitsOnly(model, input_names).eval()
     example = _example_inputs(input_names)
@@ -88,6 +85,24 @@ def export_onnx(model_dir: Path, out_path: Path, *, trust_remote_code: bool = Fa
         ", ".join(input_names),
     )
     return input_names
+
+
+def _load_model(model_dir: Path, *, trust_remote_code: bool) -> torch.nn.Module:
+    """Load the classifier in float32 on CPU, with eager attention where it has one.
+
+    Eager attention traces to plain MatMul/Softmax nodes, which ONNX Runtime's transformer
+    optimizer fuses into its ``Attention`` kernel; the SDPA graph it cannot fuse. A model
+    that refuses the option (no eager implementation) loads with its default attention.
+    """
+    options: dict[str, Any] = {"trust_remote_code": trust_remote_code, "dtype": torch.float32}
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            model_dir, attn_implementation="eager", **options
+        )
+    except (ValueError, TypeError):
+        logger.debug("%s has no eager attention; exporting its default", model_dir)
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir, **options)
+    return cast(torch.nn.Module, model.to("cpu").eval())
 
 
 def _export_graph(

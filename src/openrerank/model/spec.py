@@ -55,6 +55,8 @@ class ModelSpec:
         max_length: tokens per pair, special tokens included.
         expects_token_type_ids: whether the tokenizer feeds segment ids to the model.
         needs_remote_code: the config maps its classes to code shipped with the model.
+        hidden_size: the encoder's width (``config.json``'s ``hidden_size``); 0 if unknown.
+        num_attention_heads: heads per attention layer; 0 if unknown.
     """
 
     architecture: str
@@ -65,6 +67,8 @@ class ModelSpec:
     max_length: int
     expects_token_type_ids: bool
     needs_remote_code: bool
+    hidden_size: int = 0
+    num_attention_heads: int = 0
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -104,6 +108,8 @@ def read_spec(
         max_length=_max_length(directory, config, tokenizer_config, max_length),
         expects_token_type_ids=_expects_token_type_ids(tokenizer_config),
         needs_remote_code=bool(config.get("auto_map")),
+        hidden_size=_optional_int(config.get("hidden_size")) or 0,
+        num_attention_heads=_optional_int(config.get("num_attention_heads")) or 0,
     )
 
 

@@ -24,6 +24,16 @@ def test_spec_one_logit_defaults_to_sigmoid(tmp_path: Path) -> None:
     assert spec.max_length == 512
 
 
+def test_spec_reads_the_encoder_shape_for_graph_fusion(tmp_path: Path) -> None:
+    spec = read_spec(write_model(tmp_path, {"hidden_size": 384, "num_attention_heads": 12}))
+    assert (spec.hidden_size, spec.num_attention_heads) == (384, 12)
+
+
+def test_spec_without_an_encoder_shape_reports_zero(tmp_path: Path) -> None:
+    spec = read_spec(write_model(tmp_path, {"num_labels": 1}))
+    assert (spec.hidden_size, spec.num_attention_heads) == (0, 0)
+
+
 def test_spec_reads_sentence_transformers_activation(tmp_path: Path) -> None:
     folder = write_model(
         tmp_path,
