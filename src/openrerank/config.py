@@ -16,7 +16,7 @@ from openrerank.types import BackendName, Precision
 DEFAULT_MODEL = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 ActivationName = Literal["auto", "sigmoid", "softmax", "identity"]
 PRECISIONS: tuple[Precision, ...] = ("fp32", "fp16", "bf16", "int8")
-BACKENDS: tuple[BackendName, ...] = ("auto", "onnx", "torch", "fake")
+BACKENDS: tuple[BackendName, ...] = ("auto", "onnx", "openvino", "torch", "fake")
 
 
 def default_cache_dir() -> Path:

@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-BackendName = Literal["auto", "onnx", "torch", "fake"]
+BackendName = Literal["auto", "onnx", "openvino", "torch", "fake"]
 Precision = Literal["fp32", "fp16", "bf16", "int8"]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]

@@ -12,6 +12,7 @@ import pytest
 
 from openrerank import EngineConfig, ModelConfig, Reranker, UnsupportedModelError
 from openrerank.backends.optimize import FUSION_RECIPE
+from openrerank.errors import BackendUnavailableError
 
 QUERY = "cross encoder"
 DOCUMENTS = ["a cross encoder reads pairs", "the quick brown fox", "vitamin d and bones"]
@@ -69,3 +70,30 @@ def test_loading_torch_half_precisions_track_fp32(
         half = reranker.score(QUERY, DOCUMENTS, raw=True)
     assert half.dtype == np.float32
     assert np.abs(half - fp32).max() < 0.1
+
+
+def test_openvino_bf16_tracks_fp32_where_the_cpu_runs_bf16(
+    tiny_model_factory: Callable[..., Path], tmp_path: Path
+) -> None:
+    import openvino as ov
+
+    folder = tiny_model_factory("bert")
+    with open_model(folder, tmp_path, backend="openvino") as reranker:
+        fp32 = reranker.score(QUERY, DOCUMENTS, raw=True)
+    if "BF16" not in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        with pytest.raises(UnsupportedModelError, match="no native bf16"):
+            open_model(folder, tmp_path, backend="openvino", precision="bf16")
+        return
+    with open_model(folder, tmp_path, backend="openvino", precision="bf16") as reranker:
+        assert (reranker.info.backend, reranker.info.precision) == ("openvino", "bf16")
+        half = reranker.score(QUERY, DOCUMENTS, raw=True)
+    assert half.dtype == np.float32
+    assert 0 < np.abs(half - fp32).max() < 0.1  # bf16 really ran, and stayed close
+
+
+def test_openvino_runs_only_on_the_cpu(tiny_model_dir: Path, tmp_path: Path) -> None:
+    config = ModelConfig(
+        name=str(tiny_model_dir), backend="openvino", device="cuda", cache_dir=tmp_path
+    )
+    with pytest.raises(BackendUnavailableError, match="CPU"):
+        Reranker.from_config(EngineConfig(model=config))

@@ -57,7 +57,7 @@ def relevance(logits: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("num_labels", [1, 2])
-@pytest.mark.parametrize("backend", ["onnx", "torch"])
+@pytest.mark.parametrize("backend", ["onnx", "openvino", "torch"])
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_parity_with_transformers_fp32(
     arch: str,

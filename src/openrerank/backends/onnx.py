@@ -10,7 +10,6 @@ cached beside the export.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,17 +17,14 @@ import onnxruntime as ort
 
 from openrerank.backends import optimize
 from openrerank.backends.base import MODEL_INPUTS, BackendInfo, Batch
-from openrerank.config import ModelConfig, default_cache_dir
+from openrerank.backends.onnx_file import available_cores, cache_folder, fp32_onnx
+from openrerank.config import ModelConfig
 from openrerank.errors import BackendUnavailableError, UnsupportedModelError
 from openrerank.model.resolve import ModelFiles
 from openrerank.model.spec import ModelSpec
 from openrerank.types import FloatArray
 
 logger = logging.getLogger(__name__)
-
-_EXPORT_PACKAGES = frozenset({"torch", "transformers", "onnxscript"})
-_EXPORTED_FILE = "model.export-v2.onnx"
-"""v2: eager attention, which ONNX Runtime can fuse (v1, ``model.onnx``, traced SDPA)."""
 
 
 class OnnxBackend:
@@ -82,18 +78,10 @@ class OnnxBackend:
         del self._session
 
 
-def available_cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 def load(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> OnnxBackend:
     """Registry entry: find or build the ONNX file for the precision and open it."""
     folder = cache_folder(files, config)
-    fp32 = optimize.fused(files.onnx_path or _exported(files, spec, config), folder, spec)
+    fp32 = optimize.fused(fp32_onnx(files, spec, config), folder, spec)
     path = fp32 if config.precision == "fp32" else optimize.quantized(fp32, folder)
     providers = ["CPUExecutionProvider"]
     if config.device.startswith("cuda"):
@@ -107,38 +95,3 @@ def load(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> OnnxBackend
     return OnnxBackend(
         path, spec=spec, precision=config.precision, threads=config.threads, providers=providers
     )
-
-
-def cache_folder(files: ModelFiles, config: ModelConfig) -> Path:
-    """The folder of this model revision's exported and quantized files."""
-    root = config.cache_dir or default_cache_dir()
-    return root / "onnx" / files.cache_key
-
-
-def _exported(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> Path:
-    target = cache_folder(files, config) / _EXPORTED_FILE
-    if target.is_file():
-        return target
-    if spec.needs_remote_code and not config.trust_remote_code:
-        raise UnsupportedModelError(
-            f"{files.name} maps its classes to code shipped with the model (auto_map); "
-            "exporting it runs that code: enable trust_remote_code for this model only if "
-            "you trust its authors"
-        )
-    if not files.has_weights:
-        raise UnsupportedModelError(
-            f"{files.name} has neither onnx/model.onnx nor PyTorch weights to export"
-        )
-    try:
-        from openrerank.backends.export import export_onnx
-    except ImportError as exc:
-        if (exc.name or "").split(".")[0] not in _EXPORT_PACKAGES:
-            raise
-        raise BackendUnavailableError(
-            f"{files.name} ships no onnx/model.onnx, and exporting it needs PyTorch "
-            f"({exc.name} is missing): pip install 'openrerank[torch]', or use backend='torch'"
-        ) from exc
-    target.parent.mkdir(parents=True, exist_ok=True)
-    logger.info("exporting %s to ONNX at %s (once per revision)", files.name, target)
-    export_onnx(files.directory, target, trust_remote_code=config.trust_remote_code)
-    return target

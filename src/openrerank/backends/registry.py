@@ -11,16 +11,18 @@ from openrerank.errors import BackendUnavailableError, UnsupportedModelError
 from openrerank.model.resolve import ModelFiles
 from openrerank.model.spec import ModelSpec
 
-ConcreteBackend = Literal["onnx", "torch", "fake"]
+ConcreteBackend = Literal["onnx", "openvino", "torch", "fake"]
 
 # backend -> (module, the third-party packages it imports, the extra that installs them)
 _MODULES: dict[ConcreteBackend, tuple[str, frozenset[str], str]] = {
     "onnx": ("openrerank.backends.onnx", frozenset({"onnxruntime", "onnx"}), "onnx"),
+    "openvino": ("openrerank.backends.openvino", frozenset({"openvino"}), "openvino"),
     "torch": ("openrerank.backends.torch", frozenset({"torch", "transformers"}), "torch"),
     "fake": ("openrerank.backends.fake", frozenset(), ""),
 }
 _PRECISIONS: dict[ConcreteBackend, frozenset[str]] = {
     "onnx": frozenset({"fp32", "int8"}),
+    "openvino": frozenset({"fp32", "bf16"}),
     "torch": frozenset({"fp32", "fp16", "bf16"}),
     "fake": frozenset({"fp32"}),
 }

@@ -19,9 +19,9 @@ SYSTEM = "openrerank"
 ENGINES: dict[str, tuple[BackendName, Precision]] = {
     "fp32": ("onnx", "fp32"),
     "int8": ("onnx", "int8"),
-    "bf16": ("torch", "bf16"),
+    "bf16": ("openvino", "bf16"),
 }
-"""Each precision class on its fastest CPU backend."""
+"""Each precision class on its fastest CPU backend (bf16: OpenVINO, 1.3x PyTorch's)."""
 REQUEST_TIMEOUT_S = 900.0
 
 

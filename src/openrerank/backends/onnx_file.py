@@ -1,0 +1,71 @@
+"""The fp32 ONNX file of a model, without ONNX Runtime: shipped, or exported once and cached.
+
+Shared by the ONNX Runtime and OpenVINO backends. The repository's own
+``onnx/model.onnx`` is used when it ships one; otherwise the PyTorch weights are exported
+into a cache folder keyed by model and revision.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from openrerank.config import ModelConfig, default_cache_dir
+from openrerank.errors import BackendUnavailableError, UnsupportedModelError
+from openrerank.model.resolve import ModelFiles
+from openrerank.model.spec import ModelSpec
+
+logger = logging.getLogger(__name__)
+
+_EXPORT_PACKAGES = frozenset({"torch", "transformers", "onnxscript"})
+_EXPORTED_FILE = "model.export-v2.onnx"
+"""v2: eager attention, which ONNX Runtime can fuse (v1, ``model.onnx``, traced SDPA)."""
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def fp32_onnx(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> Path:
+    """The model's fp32 ONNX graph: the shipped one, or the cached (or new) export."""
+    return files.onnx_path or _exported(files, spec, config)
+
+
+def cache_folder(files: ModelFiles, config: ModelConfig) -> Path:
+    """The folder of this model revision's exported and quantized files."""
+    root = config.cache_dir or default_cache_dir()
+    return root / "onnx" / files.cache_key
+
+
+def _exported(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> Path:
+    target = cache_folder(files, config) / _EXPORTED_FILE
+    if target.is_file():
+        return target
+    if spec.needs_remote_code and not config.trust_remote_code:
+        raise UnsupportedModelError(
+            f"{files.name} maps its classes to code shipped with the model (auto_map); "
+            "exporting it runs that code: enable trust_remote_code for this model only if "
+            "you trust its authors"
+        )
+    if not files.has_weights:
+        raise UnsupportedModelError(
+            f"{files.name} has neither onnx/model.onnx nor PyTorch weights to export"
+        )
+    try:
+        from openrerank.backends.export import export_onnx
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in _EXPORT_PACKAGES:
+            raise
+        raise BackendUnavailableError(
+            f"{files.name} ships no onnx/model.onnx, and exporting it needs PyTorch "
+            f"({exc.name} is missing): pip install 'openrerank[torch]', or use backend='torch'"
+        ) from exc
+    target.parent.mkdir(parents=True, exist_ok=True)
+    logger.info("exporting %s to ONNX at %s (once per revision)", files.name, target)
+    export_onnx(files.directory, target, trust_remote_code=config.trust_remote_code)
+    return target
