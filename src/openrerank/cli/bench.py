@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -71,6 +72,7 @@ def bench(  # noqa: PLR0913 - each flag is one documented option
         raise typer.BadParameter(f"{data} is not a folder", param_hint="--data")
     from openrerank.bench.report import markdown, write
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     run = run_bench(config)
     typer.echo(markdown(run))
     for path in write(run, out):
