@@ -24,7 +24,7 @@ def plot_throughput(run: BenchRun, path: Path) -> Path | None:
     figure, _ = plt.subplots(1, max(len(workloads), 1), figsize=(6 * len(workloads), 4.5))
     for axis, workload in zip(figure.axes, workloads, strict=False):
         rows = [m for m in run.measurements if m.workload == workload]
-        labels = [f"{m.system}\n{m.precision}" for m in rows]
+        labels = [_label(m.system, m.precision) for m in rows]
         serial = [m.serial.docs_per_s if m.serial else 0.0 for m in rows]
         concurrent = [m.concurrent.docs_per_s if m.concurrent else 0.0 for m in rows]
         positions = range(len(rows))
@@ -41,3 +41,8 @@ def plot_throughput(run: BenchRun, path: Path) -> Path | None:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def _label(system: str, precision: str) -> str:
+    """Two or three short lines: long names break after their hyphen."""
+    return "\n".join([*system.replace("-", "-\n").split("\n"), precision])
