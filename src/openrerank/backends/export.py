@@ -19,9 +19,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-import os
-import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -30,6 +27,8 @@ from typing import Any, cast
 
 import torch
 from transformers import AutoModelForSequenceClassification
+
+from openrerank.backends.onnx_file import write_staged
 
 logger = logging.getLogger(__name__)
 
@@ -64,19 +63,12 @@ def export_onnx(model_dir: Path, out_path: Path, *, trust_remote_code: bool = Fa
     external_data = _weight_bytes(model) > _MAX_SINGLE_FILE_BYTES
 
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.", dir=out_path.parent))
     started = time.perf_counter()
-    try:
-        staged = staging / out_path.name
+
+    def write(staged: Path) -> None:
         _export_graph(wrapper, example, staged, input_names, external_data=external_data)
-        # Weight files first, the graph last: a reader never sees a model missing its data.
-        for path in sorted(staging.iterdir()):
-            if path != staged:
-                os.replace(path, out_path.parent / path.name)
-        os.replace(staged, out_path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+    write_staged(out_path, write)
     logger.info(
         "exported %s to %s in %.1fs (inputs: %s)",
         model_dir,

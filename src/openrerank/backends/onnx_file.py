@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from openrerank.config import ModelConfig, default_cache_dir
@@ -69,3 +72,22 @@ def _exported(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> Path:
     logger.info("exporting %s to ONNX at %s (once per revision)", files.name, target)
     export_onnx(files.directory, target, trust_remote_code=config.trust_remote_code)
     return target
+
+
+def write_staged(target: Path, write: Callable[[Path], None]) -> None:
+    """Have ``write`` fill a staging folder beside ``target``, then move the files into place.
+
+    Weight files first, the graph last: a reader never sees a graph missing its data, and
+    a failed write leaves nothing behind.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        staged = staging / target.name
+        write(staged)
+        for path in sorted(staging.iterdir()):
+            if path != staged:
+                os.replace(path, target.parent / path.name)
+        os.replace(staged, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -11,13 +11,10 @@ engine calls them at load time, and they import the optimizer and quantizer lazi
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
+from openrerank.backends.onnx_file import write_staged
 from openrerank.model.spec import ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -58,7 +55,7 @@ def fused(fp32: Path, folder: Path, spec: ModelSpec) -> Path:
         return target
     logger.info("fusing %s into %s (once per revision)", fp32, target)
     try:
-        _write_staged(target, lambda path: _optimize(fp32, path, model_type, spec))
+        write_staged(target, lambda path: _optimize(fp32, path, model_type, spec))
     except Exception:
         logger.warning("could not fuse %s; running the unfused graph", fp32, exc_info=True)
         return fp32
@@ -71,7 +68,7 @@ def quantized(source: Path, folder: Path) -> Path:
     if target.is_file():
         return target
     logger.info("quantizing %s to int8 at %s (once per revision)", source, target)
-    _write_staged(target, lambda path: _quantize(source, path))
+    write_staged(target, lambda path: _quantize(source, path))
     return target
 
 
@@ -114,22 +111,3 @@ def _quantize(source: Path, out: Path) -> None:
         # Fused kernels' outputs have no type the quantizer can infer; they are float32.
         extra_options={"DefaultTensorType": TensorProto.FLOAT},
     )
-
-
-def _write_staged(target: Path, write: Callable[[Path], None]) -> None:
-    """Have ``write`` fill a staging folder beside ``target``, then move the files into place.
-
-    Weight files first, the graph last: a reader never sees a graph missing its data, and
-    a failed write leaves nothing behind.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        staged = staging / target.name
-        write(staged)
-        for path in sorted(staging.iterdir()):
-            if path != staged:
-                os.replace(path, target.parent / path.name)
-        os.replace(staged, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
