@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tokenizers import (
     AddedToken,
@@ -300,3 +301,25 @@ _TOKENIZER_BUILDERS: dict[str, _TokenizerBuilder] = {
     "electra": _electra,
     "modernbert": _modernbert,
 }
+
+
+def transformers_logits(
+    folder: Path, query: str, documents: list[str], *, max_length: int
+) -> np.ndarray:
+    """The reference: transformers' logits for (query, document) pairs, padded as one batch."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    # a batch of pairs: transformers treats an empty string as a real second segment here
+    encoded = tokenizer(
+        [query] * len(documents),
+        documents,
+        truncation="only_second",
+        max_length=max_length,
+        padding=True,
+        return_tensors="pt",
+    )
+    with torch.inference_mode():
+        logits: np.ndarray = model(**encoded).logits.float().numpy()
+        return logits

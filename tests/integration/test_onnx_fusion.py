@@ -13,11 +13,12 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForSequenceClassification
 
 from openrerank import EngineConfig, ModelConfig, Reranker
 from openrerank.backends.optimize import FUSION_RECIPE
 from openrerank.types import Precision
+from tiny_models import transformers_logits
 
 QUERY = "does a cross encoder read the query"
 DOCUMENTS = [
@@ -31,18 +32,7 @@ FUSED_OPS = ("Attention", "SkipLayerNormalization", "BiasGelu")
 
 def reference_logits(folder: Path) -> np.ndarray:
     """transformers' one-logit scores for the test pairs, padded as one batch."""
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
-    encoded = tokenizer(
-        [QUERY] * len(DOCUMENTS),
-        DOCUMENTS,
-        truncation="only_second",
-        max_length=MAX_LENGTH,
-        padding=True,
-        return_tensors="pt",
-    )
-    with torch.inference_mode():
-        return model(**encoded).logits[:, 0].numpy()
+    return transformers_logits(folder, QUERY, DOCUMENTS, max_length=MAX_LENGTH)[:, 0]
 
 
 def open_model(folder: Path, cache: Path, precision: Precision = "fp32") -> Reranker:

@@ -7,12 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from openrerank import EngineConfig, ModelConfig, Reranker
 from openrerank.types import BackendName
-from tiny_models import ARCHITECTURES
+from tiny_models import ARCHITECTURES, transformers_logits
 
 QUERY = "does a cross encoder read the query"
 DOCUMENTS = [
@@ -29,19 +27,7 @@ MAX_LENGTH = 48  # the query stays under half of it, so truncation is document-o
 
 
 def reference_logits(folder: Path) -> np.ndarray:
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
-    # a batch of pairs: transformers treats an empty string as a real second segment here
-    encoded = tokenizer(
-        [QUERY] * len(DOCUMENTS),
-        DOCUMENTS,
-        truncation="only_second",
-        max_length=MAX_LENGTH,
-        padding=True,
-        return_tensors="pt",
-    )
-    with torch.inference_mode():
-        return model(**encoded).logits.float().numpy()
+    return transformers_logits(folder, QUERY, DOCUMENTS, max_length=MAX_LENGTH)
 
 
 def log_odds(logits: np.ndarray) -> np.ndarray:
