@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,19 +20,13 @@ from types import TracebackType
 import httpx
 import pytest
 
+from openrerank.bench.process import free_port
+
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 15.0
 POLL_INTERVAL_S = 0.25
 LOG_TAIL_CHARS = 6_000
 ENTRY_POINT = "from openrerank.cli.main import main; main()"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class ServerProcess:
