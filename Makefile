@@ -8,6 +8,10 @@ MODEL ?=
 ARGS ?=
 # torch is pinned: 2.13.0 is the CPU build this project is tested with.
 TORCH := torch==2.13.0
+# The newest Cohere SDK (with `relevant_spans`) lives in its own venv: langchain-cohere and
+# llama-index in .venv pin cohere < 6. The end-to-end tests drive the server with both.
+SDK_VENV := .venv-cohere-sdk
+COHERE_SDK := cohere==7.3.1
 
 .PHONY: serve test lint typecheck layers unit bench clean
 
@@ -35,11 +39,16 @@ typecheck: $(VENV)/.dev-installed
 layers: $(VENV)/.dev-installed
 	$(BIN)/lint-imports
 
-unit: $(VENV)/.dev-installed
-	$(BIN)/pytest tests -m "not quality"
+unit: $(VENV)/.dev-installed $(SDK_VENV)/.installed
+	OPENRERANK_COHERE_SDK_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python $(BIN)/pytest tests -m "not quality"
 
-test: lint typecheck layers
-	$(BIN)/pytest tests
+$(SDK_VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/pip install -q "$(COHERE_SDK)"
+	touch $@
+
+test: lint typecheck layers $(SDK_VENV)/.installed
+	OPENRERANK_COHERE_SDK_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python $(BIN)/pytest tests
 
 # `make bench` runs the full side-by-side benchmark (baselines in their own venvs) and
 # writes bench/results/; ARGS="..." passes flags to `openrerank bench`.
@@ -52,4 +61,4 @@ bench: $(VENV)/.bench-installed
 		$(BIN)/openrerank --log-level info bench --data ../shared/data --out bench/results $(ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SDK_VENV) .mypy_cache .ruff_cache .pytest_cache

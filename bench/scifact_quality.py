@@ -39,7 +39,7 @@ def main() -> None:
         backend, precision = config.split("-")
         started = time.perf_counter()
         with Reranker(args.model, backend=backend, precision=precision) as reranker:  # type: ignore[arg-type]
-            run = rerank_candidates(reranker, dataset)
+            run = rerank_candidates(reranker, dataset, max_chunks_per_doc=1)
         seconds = time.perf_counter() - started
         figures = evaluate(dataset.qrels, run, MEASURES)
         row = " | ".join(f"{figures[m]:.4f}" for m in MEASURES)

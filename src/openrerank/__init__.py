@@ -6,7 +6,14 @@ from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
 from openrerank.catalog import ModelCatalog
-from openrerank.config import BatchingConfig, EngineConfig, HttpConfig, ModelConfig, ServerConfig
+from openrerank.config import (
+    BatchingConfig,
+    ChunkingConfig,
+    EngineConfig,
+    HttpConfig,
+    ModelConfig,
+    ServerConfig,
+)
 from openrerank.errors import (
     BackendError,
     BackendUnavailableError,
@@ -28,7 +35,7 @@ from openrerank.errors import (
 )
 from openrerank.service import ModelInfo, RerankService, ServiceStats
 from openrerank.sync import Reranker
-from openrerank.types import RankResult, RerankOutcome, Usage
+from openrerank.types import Document, RankResult, RerankOutcome, Span, SpanOptions, Usage
 
 try:
     __version__ = _version("openrerank")
@@ -39,6 +46,8 @@ __all__ = [
     "BackendError",
     "BackendUnavailableError",
     "BatchingConfig",
+    "ChunkingConfig",
+    "Document",
     "DocumentTypeError",
     "EmptyDocumentsError",
     "EmptyQueryError",
@@ -62,6 +71,8 @@ __all__ = [
     "ScoreError",
     "ServerConfig",
     "ServiceStats",
+    "Span",
+    "SpanOptions",
     "TooManyDocumentsError",
     "UnknownModelError",
     "UnsupportedModelError",

@@ -15,6 +15,8 @@ from openrerank.types import BackendName, Precision
 
 DEFAULT_MODEL = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 ActivationName = Literal["auto", "sigmoid", "softmax", "identity"]
+Aggregation = Literal["max", "mean", "first"]
+AGGREGATIONS: tuple[Aggregation, ...] = ("max", "mean", "first")
 PRECISIONS: tuple[Precision, ...] = ("fp32", "fp16", "bf16", "int8")
 BACKENDS: tuple[BackendName, ...] = ("auto", "onnx", "openvino", "torch", "fake")
 
@@ -90,13 +92,53 @@ class BatchingConfig:
 
 
 @dataclass(frozen=True)
+class ChunkingConfig:
+    """How long documents become windows (DESIGN.md §3).
+
+    Attributes:
+        max_tokens_per_doc: documents are cut to this many tokens first, when a request
+            does not say (Cohere v2's default is 4,096).
+        window_overlap: tokens shared by consecutive windows of one document; capped at
+            half a window.
+        aggregation: a document's score from its windows' scores: ``max`` (Cohere's
+            behaviour), ``mean`` or ``first`` (the first window only, i.e. truncation).
+        max_windows_per_request: windows (pairs) one request may score, relevant-span
+            pairs included (and at most ``max_queued_pairs``); beyond it the request is
+            refused, so its memory stays bounded.
+        span_tokens: relevant spans are scored one sentence at a time; a sentence longer
+            than this many tokens is cut, one under a quarter of it joins the next.
+        chars_per_token: before tokenizing, a document is cut to
+            ``max_tokens_per_doc x chars_per_token`` characters, so a huge document costs
+            bounded tokenizer time and memory.
+    """
+
+    max_tokens_per_doc: int = 4_096
+    window_overlap: int = 32
+    aggregation: Aggregation = "max"
+    max_windows_per_request: int = 40_000
+    span_tokens: int = 64
+    chars_per_token: int = 16
+
+    def __post_init__(self) -> None:
+        if self.aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {self.aggregation!r}")
+        counts = (self.max_tokens_per_doc, self.max_windows_per_request, self.chars_per_token)
+        if min(counts) < 1 or self.window_overlap < 0 or self.span_tokens < 4:
+            raise ValueError(
+                "max_tokens_per_doc, max_windows_per_request and chars_per_token must be >= 1, "
+                "window_overlap >= 0 and span_tokens >= 4"
+            )
+
+
+@dataclass(frozen=True)
 class EngineConfig:
     """Everything one :class:`~openrerank.service.RerankService` needs.
 
     Attributes:
         model: which model to load and how.
         batching: how pairs are grouped into model calls.
-        max_documents: documents (later: windows) per request; Cohere's limit is 10,000.
+        chunking: how long documents become windows and how their scores combine.
+        max_documents: documents per request; Cohere's limit is 10,000.
         max_query_chars: characters per query, checked before any tokenization.
         max_document_chars: characters per document, checked before any tokenization;
             text past the model window is never scored, so a low limit costs nothing
@@ -111,6 +153,7 @@ class EngineConfig:
 
     model: ModelConfig
     batching: BatchingConfig = field(default_factory=BatchingConfig)
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     max_documents: int = 10_000
     max_query_chars: int = 20_000
     max_document_chars: int = 200_000

@@ -1,7 +1,8 @@
 """RerankService: the one rerank algorithm, for the library, the CLI and the server.
 
-validate -> tokenize (on a pool, off the event loop) -> infer (on the model's
-thread) -> NaN guard -> activation -> aggregate windows -> sort -> top_n.
+validate -> render, tokenize and split into windows (:mod:`openrerank.prepare`, on a
+pool, off the event loop) -> infer (on the model's thread) -> NaN guard -> aggregate
+windows -> activation -> relevant spans -> sort -> top_n.
 """
 
 from __future__ import annotations
@@ -12,28 +13,48 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Unpack
 
 import numpy as np
 
 from openrerank.backends.base import Backend
 from openrerank.backends.registry import choose_backend, create_backend
-from openrerank.chunking.aggregate import aggregate_max
+from openrerank.chunking.aggregate import aggregate
 from openrerank.config import EngineConfig
 from openrerank.errors import (
     BackendError,
     EngineClosedError,
     InputTooLongError,
+    InvalidInputError,
     ScoreError,
 )
 from openrerank.model.activation import raw_logit, relevance
 from openrerank.model.resolve import ModelFiles, resolve_model
 from openrerank.model.spec import ModelSpec, read_spec
+from openrerank.prepare import Prepared, PrepareOptions, prepare, select_spans
 from openrerank.scheduling.cache import PairCache
 from openrerank.scheduling.scheduler import Scheduler
 from openrerank.scheduling.worker import InferenceWorker
 from openrerank.tokenization.tokenizer import PairTokenizer
-from openrerank.types import EncodedPair, FloatArray, RankResult, RerankOutcome, Usage
-from openrerank.validation import check_documents, check_lengths, check_query, check_top_n
+from openrerank.types import (
+    Document,
+    EncodedPair,
+    FloatArray,
+    RankResult,
+    RerankOutcome,
+    ScoringOptions,
+    Span,
+    SpanOptions,
+    Usage,
+)
+from openrerank.validation import (
+    check_documents,
+    check_positive,
+    check_query,
+    check_rank_fields,
+    check_span_options,
+    check_top_n,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +92,15 @@ class _Options:
     raw: bool
     truncate: bool
     priority: int
+    prepare: PrepareOptions
+    spans: SpanOptions | None
+
+
+@dataclass(frozen=True)
+class _Scored:
+    scores: FloatArray
+    usage: Usage
+    spans: list[tuple[Span, ...]] | None
 
 
 @dataclass(frozen=True)
@@ -195,28 +225,28 @@ class RerankService:
     async def rerank(
         self,
         query: str,
-        documents: Sequence[str],
+        documents: Sequence[Document],
         *,
         top_n: int | None = None,
         return_documents: bool = False,
-        raw: bool = False,
-        truncate: bool = True,
-        priority: int = 0,
+        **options: Unpack[ScoringOptions],
     ) -> RerankOutcome:
         """Rank documents by relevance to the query, best first.
 
+        A document longer than the model window next to the query is cut to
+        ``max_tokens_per_doc`` tokens and split into overlapping windows; its score
+        combines its windows' (``max`` unless the operator chose otherwise).
+
         Args:
             query: the search query (non-blank).
-            documents: 1..``max_documents`` strings; never modified.
+            documents: 1..``max_documents`` strings or objects; never modified.
             top_n: keep only the best ``top_n`` results; ``None`` keeps all.
-            return_documents: include each document's text in its result.
-            raw: rank and report raw logits instead of relevance scores (same order).
-            truncate: cut documents that do not fit the model window; when false,
-                such a document is an error.
-            priority: under load, lower values are served first (Cohere v2 ``priority``).
+            return_documents: include each document, as sent, in its result.
+            **options: see :class:`~openrerank.types.ScoringOptions`.
 
         Raises:
-            InvalidInputError: a bad query, document list or ``top_n``.
+            InvalidInputError: a bad query, document list, option or ``top_n``; too
+                many windows for one request.
             InputTooLongError: text over the character limits, or over the window
                 with ``truncate=False``.
             OverloadedError: too many pairs are already admitted.
@@ -224,77 +254,105 @@ class RerankService:
         """
         limit = check_top_n(top_n)
         texts = check_documents(documents, limit=self.config.max_documents)
-        options = _Options(raw=raw, truncate=truncate, priority=priority)
-        scores, usage = await self._score(check_query(query), texts, options)
-        order = np.argsort(-scores, kind="stable")[:limit]
+        check_span_options(options.get("relevant_spans"), texts)
+        scored = await self._score(check_query(query), texts, self._options(options))
+        order = np.argsort(-scored.scores, kind="stable")[:limit]
         results = [
-            RankResult(int(i), float(scores[i]), texts[i] if return_documents else None)
+            RankResult(
+                int(i),
+                float(scored.scores[i]),
+                texts[i] if return_documents else None,
+                scored.spans[i] if scored.spans is not None else None,
+            )
             for i in order
         ]
-        return RerankOutcome(results=results, usage=usage)
+        return RerankOutcome(results=results, usage=scored.usage)
 
     async def score(
-        self,
-        query: str,
-        documents: Sequence[str],
-        *,
-        raw: bool = False,
-        truncate: bool = True,
-        priority: int = 0,
+        self, query: str, documents: Sequence[Document], **options: Unpack[ScoringOptions]
     ) -> FloatArray:
-        """One score per document, in input order.
+        """One score per document, in input order (options as in :meth:`rerank`).
 
-        Args:
-            query: the search query (non-blank).
-            documents: 1..``max_documents`` strings; never modified.
-            raw: return raw logits (log-odds of the relevant class) instead of
-                relevance scores.
-            truncate: as in :meth:`rerank`.
-            priority: as in :meth:`rerank`.
+        Raises:
+            InvalidInputError: as :meth:`rerank`, or ``relevant_spans`` given (only
+                :meth:`rerank` returns spans).
         """
+        if options.get("relevant_spans") is not None:
+            raise InvalidInputError("score() returns scores only; use rerank() for spans")
         texts = check_documents(documents, limit=self.config.max_documents)
-        options = _Options(raw=raw, truncate=truncate, priority=priority)
-        scores, _ = await self._score(check_query(query), texts, options)
-        return scores
+        return (await self._score(check_query(query), texts, self._options(options))).scores
 
-    async def _score(
-        self, query: str, documents: list[str], options: _Options
-    ) -> tuple[FloatArray, Usage]:
-        config = self.config
-        check_lengths(
-            query,
-            documents,
+    def _options(self, options: ScoringOptions) -> _Options:
+        config, chunking = self.config, self.config.chunking
+        tokens = check_positive("max_tokens_per_doc", options.get("max_tokens_per_doc"))
+        chunks = check_positive("max_chunks_per_doc", options.get("max_chunks_per_doc"))
+        truncate = options.get("truncate", True)
+        prepare_options = PrepareOptions(
+            max_tokens_per_doc=tokens or chunking.max_tokens_per_doc,
+            max_windows_per_doc=chunks if truncate else 1,
+            overlap=chunking.window_overlap,
+            max_pairs=min(chunking.max_windows_per_request, config.max_queued_pairs),
+            structured=options.get("structured", True),
+            rank_fields=check_rank_fields(options.get("rank_fields")),
+            spans=options.get("relevant_spans") is not None,
+            span_tokens=chunking.span_tokens,
+            chars_per_token=chunking.chars_per_token,
             max_query_chars=config.max_query_chars,
             max_document_chars=config.max_document_chars,
         )
+        return _Options(
+            raw=options.get("raw", False),
+            truncate=truncate,
+            priority=options.get("priority", 0),
+            prepare=prepare_options,
+            spans=options.get("relevant_spans"),
+        )
+
+    async def _score(self, query: str, documents: list[Document], options: _Options) -> _Scored:
         loaded, scheduler, pool = self._require()
+        loop = asyncio.get_running_loop()
         with scheduler.admission(len(documents)):
-            pairs = await asyncio.get_running_loop().run_in_executor(
-                pool, loaded.tokenizer.encode, query, documents
+            prepared = await loop.run_in_executor(
+                pool, prepare, loaded.tokenizer, query, documents, options.prepare
             )
-            if not options.truncate:
-                _refuse_truncated(pairs, loaded.spec.max_length)
-            logits = await scheduler.infer(pairs, priority=options.priority)
-        return self._aggregate(loaded.spec, pairs, logits, options, len(documents))
+        if not options.truncate and prepared.cut:
+            _refuse_cut(prepared.cut, loaded.spec.max_length)
+        with scheduler.admission(len(prepared.pairs)):
+            logits = await scheduler.infer(prepared.pairs, priority=options.priority)
+        return self._aggregate(loaded.spec, prepared, logits, options, len(documents))
 
     def _aggregate(
         self,
         spec: ModelSpec,
-        pairs: Sequence[EncodedPair],
+        prepared: Prepared,
         logits: FloatArray,
         options: _Options,
         n_documents: int,
-    ) -> tuple[FloatArray, Usage]:
+    ) -> _Scored:
+        pairs = prepared.pairs
         _check_logits(logits, pairs, spec.num_labels)
-        window_scores = (
-            raw_logit(logits, spec.positive_index)
-            if options.raw
-            else relevance(logits, spec.activation, spec.positive_index)
+        windows = pairs[: prepared.n_windows]
+        window_logits = logits[: prepared.n_windows]
+        rows = aggregate(
+            window_logits,
+            strength=raw_logit(window_logits, spec.positive_index),
+            doc_indices=[p.doc_index for p in windows],
+            chunk_indices=[p.chunk_index for p in windows],
+            n_documents=n_documents,
+            method=self.config.chunking.aggregation,
         )
-        doc_scores = aggregate_max([p.doc_index for p in pairs], window_scores, n_documents)
+        scores = (
+            raw_logit(rows, spec.positive_index)
+            if options.raw
+            else relevance(rows, spec.activation, spec.positive_index)
+        )
+        spans = None
+        if options.spans is not None:
+            span_scores = relevance(logits, spec.activation, spec.positive_index)
+            spans = select_spans(prepared.spans, span_scores, options.spans, n_documents)
         usage = Usage(n_documents, len(pairs), sum(p.n_tokens for p in pairs))
         self._count(usage)
-        return doc_scores, usage
+        return _Scored(scores, usage, spans)
 
     def _count(self, usage: Usage) -> None:
         totals = self._totals
@@ -311,13 +369,11 @@ class RerankService:
         return self._loaded, self._scheduler, self._pool
 
 
-def _refuse_truncated(pairs: Sequence[EncodedPair], max_length: int) -> None:
-    cut = sorted({pair.doc_index for pair in pairs if pair.truncated})
-    if cut:
-        raise InputTooLongError(
-            f"documents {cut[:10]} do not fit the model window of {max_length} tokens "
-            "next to the query; allow truncation or shorten them"
-        )
+def _refuse_cut(cut: Sequence[int], max_length: int) -> None:
+    raise InputTooLongError(
+        f"documents {list(cut[:10])} do not fit the model window of {max_length} tokens "
+        "next to the query; allow truncation or shorten them"
+    )
 
 
 def _check_logits(logits: FloatArray, pairs: Sequence[EncodedPair], num_labels: int) -> None:

@@ -1,23 +1,106 @@
-"""Structured documents: turn a JSON object into the text a cross-encoder reads.
+"""Structured documents: objects, JSON and YAML strings to the text a cross-encoder reads.
 
-The fields named by ``rank_fields`` become ``key: value`` lines in the given order
-(DESIGN.md §3); a field the object lacks is skipped.
+Every source goes through one renderer (DESIGN.md §3), so a record reads the same whether
+it came as a v1 object with ``rank_fields``, a JSON string or a YAML string. A top-level
+mapping becomes ``key: value`` lines in field order (truncation drops the later fields
+first): a nested mapping gives dotted keys (``author.name: Ada``), a list of scalars one
+line (``tags: a, b``), a list holding mappings or lists indexed keys
+(``refs.0.title: X``). Nulls, empty strings and empty containers are skipped. Strings are
+kept as they are, JSON numbers and booleans go through ``json.dumps`` and YAML scalars stay
+exactly as written (no YAML 1.1 coercion: ``yes`` stays ``yes``).
+
+A string is read as structured only when nothing of it is lost (see :func:`render_text`);
+:meth:`Rendered.to_source` maps ranges of the rendered text back to the string as sent.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from openrerank.errors import DocumentTypeError
+from openrerank.structured_yaml import (
+    MAX_DEPTH,
+    Map,
+    Node,
+    Scalar,
+    Seq,
+    TooDeepError,
+    UnstructuredError,
+    read_yaml,
+)
 
 TEXT_FIELD = "text"
 
+# The first line of YAML worth parsing: an optional "---", then a short key and a colon.
+_KEY_LINE = re.compile(r"(?:---[ \t]*\r?\n\s*)?[\w\-. \"']{1,64}:(?:\s|$)")
 
-def render_document(
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One rendered line and the part of the sent document it came from.
+
+    Attributes:
+        rendered_start: where the line starts in :attr:`Rendered.text`.
+        rendered_end: one past its last character.
+        source_start: where its key starts in the document as sent.
+        source_end: one past the last character of its value there.
+    """
+
+    rendered_start: int
+    rendered_end: int
+    source_start: int
+    source_end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """The text to score for one document, and how it maps back to the sent string.
+
+    Attributes:
+        text: what gets tokenized and scored.
+        segments: one per rendered line, in order; empty means ``text`` is the sent
+            string itself.
+    """
+
+    text: str
+    segments: tuple[Segment, ...] = ()
+
+    def to_source(self, start: int, end: int) -> tuple[int, int]:
+        """Map a ``[start, end)`` range of :attr:`text` to the document as sent.
+
+        Without segments this is the identity. Otherwise it is the union of the source
+        ranges of the segments the range overlaps, or the nearest segment's source range
+        when it overlaps none. The result always satisfies
+        ``0 <= start <= end <= len(source)``.
+        """
+        start = min(max(start, 0), len(self.text))
+        end = min(max(end, start), len(self.text))
+        if not self.segments:
+            return start, end
+        hits = [s for s in self.segments if s.rendered_start < end and start < s.rendered_end]
+        if not hits:  # the nearest: fewest characters between it and the range
+            nearest = min(
+                self.segments, key=lambda s: max(0, s.rendered_start - end, start - s.rendered_end)
+            )
+            hits = [nearest]
+        return min(s.source_start for s in hits), max(s.source_end for s in hits)
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    key: str
+    value: str
+    start: int  # in the sent string: where the key starts
+    end: int  # and where the value ends
+
+
+def render_object(
     document: Mapping[str, object], rank_fields: Sequence[str] | None, *, index: int
-) -> str:
-    """The text to score for one object document.
+) -> Rendered:
+    """The text to score for one v1 object document.
 
     Args:
         document: the object as sent; never modified.
@@ -25,29 +108,155 @@ def render_document(
         index: the document's position, for error messages.
 
     Raises:
-        DocumentTypeError: no ``text`` string (without ``rank_fields``), or none of
-            the ``rank_fields`` present.
+        DocumentTypeError: no ``text`` string (without ``rank_fields``), none of the
+            ``rank_fields`` present with a value, or nesting deeper than ``MAX_DEPTH``.
     """
     if rank_fields is None:
         text = document.get(TEXT_FIELD)
         if not isinstance(text, str):
             raise DocumentTypeError(
-                f"documents[{index}] needs a string 'text' field, or set rank_fields"
+                f"documents[{index}] has no '{TEXT_FIELD}' field; "
+                f"send a '{TEXT_FIELD}' field or set rank_fields"
             )
-        return text
-    lines = [
-        f"{key}: {_render_value(document[key])}"
-        for key in rank_fields
-        if document.get(key) is not None
-    ]
+        return Rendered(text)
+    keys = [key for key in dict.fromkeys(rank_fields) if key in document]
+    try:
+        lines = _lines(_from_mapping([(key, document[key]) for key in keys]))
+    except TooDeepError:
+        message = f"documents[{index}] nests deeper than {MAX_DEPTH} levels"
+        raise DocumentTypeError(message) from None
     if not lines:
         raise DocumentTypeError(
             f"documents[{index}] has none of the rank_fields {list(rank_fields)}"
         )
-    return "\n".join(lines)
+    return Rendered("\n".join(f"{line.key}: {line.value}" for line in lines))
 
 
-def _render_value(value: object) -> str:
+def render_text(text: str) -> Rendered:
+    """The text to score for one string document: JSON or YAML records as ``key: value``
+    lines, anything else as sent.
+
+    Only a string whose first non-blank character is ``{`` or whose first line looks like
+    ``key: value`` is parsed, so ordinary prose costs one regex match. A JSON object is
+    rendered like the same v1 object. A YAML mapping is rendered only when nothing is lost:
+    no comments (``Tip: use #tags`` stays prose), anchors, aliases, tags or second
+    document, and no character outside its keys and values but YAML punctuation and
+    whitespace. Otherwise, or when rendering changes nothing, the result is the identity.
+    """
+    head = text.lstrip()
+    if head.startswith("{"):
+        rendered = _render_json(text)
+        if rendered is not None:
+            return rendered
+    elif not _KEY_LINE.match(head):
+        return Rendered(text)
+    try:
+        lines = _lines(read_yaml(text, lossless=True))
+    except UnstructuredError:
+        return Rendered(text)
+    return _assemble(text, lines)
+
+
+def _render_json(text: str) -> Rendered | None:
+    """A JSON object rendered, the identity for other JSON, ``None`` for no JSON at all."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict):
+        return Rendered(text)
+    try:
+        lines = _lines(_from_mapping(value.items()))
+    except TooDeepError:
+        return Rendered(text)
+    return _assemble(text, _locate(text, lines))
+
+
+def _locate(text: str, lines: list[_Line]) -> list[_Line]:
+    """Give JSON lines their source ranges, read by the YAML parser (JSON is nearly YAML).
+
+    A line whose position the parser cannot confirm (the keys differ, or the text is not
+    YAML) points at the whole document.
+    """
+    try:
+        located = _lines(read_yaml(text, lossless=False))
+    except UnstructuredError:
+        located = []
+    if [line.key for line in located] == [line.key for line in lines]:
+        pairs = zip(lines, located, strict=True)
+        return [replace(line, start=at.start, end=at.end) for line, at in pairs]
+    return [replace(line, start=0, end=len(text)) for line in lines]
+
+
+def _assemble(source: str, lines: list[_Line]) -> Rendered:
+    """Join lines into a :class:`Rendered` with one segment each; the identity when the
+    lines are empty or say exactly what the source says."""
+    parts: list[str] = []
+    segments: list[Segment] = []
+    offset = 0
+    for line in lines:
+        part = f"{line.key}: {line.value}"
+        segments.append(Segment(offset, offset + len(part), line.start, line.end))
+        parts.append(part)
+        offset += len(part) + 1
+    text = "\n".join(parts)
+    if not lines or text == source:
+        return Rendered(source)
+    return Rendered(text, tuple(segments))
+
+
+def _lines(root: Map) -> list[_Line]:
+    out: list[_Line] = []
+    _emit("", 0, root, out)
+    return out
+
+
+def _emit(path: str, start: int, node: Node, out: list[_Line]) -> None:
+    """Append the lines of ``node`` under the dotted key ``path`` (which starts at
+    ``start`` in the source) to ``out``."""
+    if isinstance(node, Map):
+        for key, value in node.items:
+            _emit(f"{path}.{key.text}" if path else key.text, key.start, value, out)
+    elif isinstance(node, Scalar):
+        if node.text:
+            out.append(_Line(path, node.text, start, node.end))
+    elif all(isinstance(item, Scalar) for item in node.items):
+        filled = [item for item in node.items if isinstance(item, Scalar) and item.text]
+        if filled:
+            joined = ", ".join(item.text for item in filled)
+            out.append(_Line(path, joined, start, filled[-1].end))
+    else:
+        for position, item in enumerate(node.items):
+            _emit(f"{path}.{position}", item.start, item, out)
+
+
+def _from_mapping(items: Iterable[tuple[object, object]], depth: int = 0) -> Map:
+    """The node tree of a JSON-like mapping's items (no source positions).
+
+    Raises:
+        TooDeepError: containers nested deeper than ``MAX_DEPTH``.
+    """
+    if depth >= MAX_DEPTH:
+        raise TooDeepError
+    return Map(tuple((Scalar(str(key)), _from_object(value, depth + 1)) for key, value in items))
+
+
+def _from_object(value: object, depth: int) -> Node:
+    if isinstance(value, Mapping):
+        return _from_mapping(value.items(), depth)
+    if isinstance(value, list | tuple):
+        if depth >= MAX_DEPTH:
+            raise TooDeepError
+        return Seq(tuple(_from_object(item, depth + 1) for item in value))
+    return Scalar(_scalar_text(value))
+
+
+def _scalar_text(value: object) -> str:
+    """Strings as they are, numbers and booleans as JSON writes them; ``""`` for null."""
+    if value is None:
+        return ""
     if isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return str(value)

@@ -13,12 +13,19 @@ import threading
 import weakref
 from collections.abc import Coroutine, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from openrerank.config import EngineConfig, ModelConfig
 from openrerank.errors import EngineClosedError
 from openrerank.service import ModelInfo, RerankService
-from openrerank.types import BackendName, FloatArray, Precision, RankResult
+from openrerank.types import (
+    BackendName,
+    Document,
+    DocumentOptions,
+    FloatArray,
+    Precision,
+    RankResult,
+)
 
 T = TypeVar("T")
 
@@ -113,19 +120,36 @@ class Reranker:
     def rank(
         self,
         query: str,
-        documents: Sequence[str],
+        documents: Sequence[Document],
         top_n: int | None = None,
         return_documents: bool = False,
+        **options: Unpack[DocumentOptions],
     ) -> list[RankResult]:
-        """Documents ranked by relevance, best first (see ``RerankService.rerank``)."""
+        """Documents ranked by relevance, best first.
+
+        The options are Cohere's (:class:`~openrerank.types.DocumentOptions`):
+        documents may be strings or objects (scored by ``rank_fields``); a long
+        document is cut to ``max_tokens_per_doc`` tokens and scored as its best window,
+        at most ``max_chunks_per_doc`` windows; ``relevant_spans`` adds the spans that
+        matched. See ``RerankService.rerank``.
+        """
         outcome = self._runner.call(
-            self._service.rerank(query, documents, top_n=top_n, return_documents=return_documents)
+            self._service.rerank(
+                query, documents, top_n=top_n, return_documents=return_documents, **options
+            )
         )
         return outcome.results
 
-    def score(self, query: str, documents: Sequence[str], *, raw: bool = False) -> FloatArray:
-        """A float32 score per document, in input order (see ``RerankService.score``)."""
-        return self._runner.call(self._service.score(query, documents, raw=raw))
+    def score(
+        self,
+        query: str,
+        documents: Sequence[Document],
+        *,
+        raw: bool = False,
+        **options: Unpack[DocumentOptions],
+    ) -> FloatArray:
+        """A float32 score per document, in input order (options as in :meth:`rank`)."""
+        return self._runner.call(self._service.score(query, documents, raw=raw, **options))
 
     def close(self) -> None:
         """Stop the engine and free the model; safe to call twice."""

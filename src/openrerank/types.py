@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -12,6 +13,8 @@ BackendName = Literal["auto", "onnx", "openvino", "torch", "fake"]
 Precision = Literal["fp32", "fp16", "bf16", "int8"]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
+Document = str | Mapping[str, Any]
+"""A document as sent: a string, or an object (rendered with ``rank_fields``)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,6 +44,88 @@ class EncodedPair:
         return int(self.input_ids.shape[0])
 
 
+@dataclass(frozen=True, eq=False)
+class TokenizedText:
+    """A text's tokens without special tokens, and where each came from.
+
+    Attributes:
+        ids: token ids.
+        offsets: ``(n, 2)`` character ranges ``[start, end)`` of each token in the text.
+    """
+
+    ids: IntArray
+    offsets: IntArray
+
+    @property
+    def n_tokens(self) -> int:
+        """How many tokens the text has."""
+        return int(self.ids.shape[0])
+
+
+@dataclass(frozen=True)
+class SpanOptions:
+    """Ask for relevant spans (Cohere's ``relevant_spans``, mode ``enabled``).
+
+    Attributes:
+        threshold: only spans whose relevance score reaches this (0..1) are returned.
+        max_spans: at most this many spans per document, best first; ``None`` = all.
+    """
+
+    threshold: float = 0.1
+    max_spans: int | None = None
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of a document that matched the query.
+
+    Attributes:
+        start: the first character, in code points, of the document as sent.
+        end: one past the last character, so the span is ``document[start:end]``.
+        score: the span's relevance score on its own, in [0, 1].
+    """
+
+    start: int
+    end: int
+    score: float
+
+
+class DocumentOptions(TypedDict, total=False):
+    """How documents are read and cut (Cohere's request options); all optional.
+
+    Keys:
+        max_tokens_per_doc: tokens of each document that are scored (default 4,096).
+        max_chunks_per_doc: windows per document; 1 = plain truncation; default: as
+            many as ``max_tokens_per_doc`` needs.
+        rank_fields: the keys of object documents to score, in order, as
+            ``key: value`` lines; absent: their ``text`` field.
+        relevant_spans: also return each document's matching spans (string
+            documents; ``rerank`` only).
+    """
+
+    max_tokens_per_doc: int | None
+    max_chunks_per_doc: int | None
+    rank_fields: Sequence[str] | None
+    relevant_spans: SpanOptions | None
+
+
+class ScoringOptions(DocumentOptions, total=False):
+    """:class:`DocumentOptions` plus how the service scores and schedules.
+
+    Keys:
+        raw: report raw logits instead of relevance scores (same order).
+        truncate: false refuses a document that does not fit one window
+            (text-embeddings-inference's ``truncate: false``); windows are off.
+        priority: under load, lower values are served first (Cohere v2 ``priority``).
+        structured: read YAML and JSON strings as records (default true).
+    """
+
+    raw: bool
+    truncate: bool
+    priority: int
+    structured: bool
+
+
 @dataclass(frozen=True)
 class RankResult:
     """One ranked document.
@@ -49,12 +134,15 @@ class RankResult:
         index: position of the document in the caller's list.
         relevance_score: the model's activation of its logit, in [0, 1] for sigmoid
             and softmax models (the raw logit when raw scores were asked for).
-        document: the document text when requested, else ``None``.
+        document: the document as sent when requested, else ``None``.
+        relevant_spans: when spans were asked for, the spans at or above the threshold,
+            best first (possibly empty); else ``None``.
     """
 
     index: int
     relevance_score: float
-    document: str | None = None
+    document: Document | None = None
+    relevant_spans: tuple[Span, ...] | None = None
 
 
 @dataclass(frozen=True)

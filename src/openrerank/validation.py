@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from openrerank.errors import (
     DocumentTypeError,
     EmptyDocumentsError,
     EmptyQueryError,
     InputTooLongError,
+    InvalidInputError,
     InvalidTopNError,
     TooManyDocumentsError,
 )
+from openrerank.types import Document, SpanOptions
 
 
 def check_query(query: object) -> str:
@@ -25,12 +27,13 @@ def check_query(query: object) -> str:
     return query
 
 
-def check_documents(documents: object, *, limit: int) -> list[str]:
-    """A fresh list of the documents, if they are 1..limit strings.
+def check_documents(documents: object, *, limit: int) -> list[Document]:
+    """A fresh list of the documents, if they are 1..limit strings or objects.
 
     Raises:
         EmptyDocumentsError: no documents.
-        DocumentTypeError: not a sequence of strings (a single string included).
+        DocumentTypeError: not a sequence of strings and objects (a single string
+            included).
         TooManyDocumentsError: more than ``limit`` documents.
     """
     if isinstance(documents, str | bytes) or not isinstance(documents, Sequence):
@@ -40,11 +43,62 @@ def check_documents(documents: object, *, limit: int) -> list[str]:
     if len(documents) > limit:
         raise TooManyDocumentsError(f"{len(documents)} documents exceed the limit of {limit}")
     for index, document in enumerate(documents):
-        if not isinstance(document, str):
+        if not isinstance(document, str | Mapping):
             raise DocumentTypeError(
-                f"documents[{index}] is {type(document).__name__}; every document must be a string"
+                f"documents[{index}] is {type(document).__name__}; every document must be a "
+                "string or an object"
             )
     return list(documents)
+
+
+def check_positive(name: str, value: object) -> int | None:
+    """``value`` if it is ``None`` or an integer >= 1 (for ``max_tokens_per_doc`` and
+    ``max_chunks_per_doc``).
+
+    Raises:
+        InvalidInputError: anything else (booleans included).
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(f"{name} must be an integer >= 1, got {value!r}")
+    return value
+
+
+def check_rank_fields(rank_fields: object) -> tuple[str, ...] | None:
+    """``rank_fields`` as a tuple, if it is ``None`` or a non-empty list of strings.
+
+    Raises:
+        InvalidInputError: anything else.
+    """
+    if rank_fields is None:
+        return None
+    if (
+        isinstance(rank_fields, str)
+        or not isinstance(rank_fields, Sequence)
+        or not rank_fields
+        or not all(isinstance(field, str) and field for field in rank_fields)
+    ):
+        raise InvalidInputError("rank_fields must be a non-empty list of field names")
+    return tuple(rank_fields)
+
+
+def check_span_options(options: SpanOptions | None, documents: Sequence[Document]) -> None:
+    """Relevant spans need string documents, a threshold in [0, 1] and ``max_spans >= 1``.
+
+    Raises:
+        InvalidInputError: any of these does not hold.
+    """
+    if options is None:
+        return
+    threshold = options.threshold
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise InvalidInputError("relevant_spans.threshold must be a number in [0, 1]")
+    if not 0.0 <= threshold <= 1.0:
+        raise InvalidInputError(f"relevant_spans.threshold must be in [0, 1], got {threshold}")
+    check_positive("relevant_spans.max_spans", options.max_spans)
+    if not all(isinstance(document, str) for document in documents):
+        raise InvalidInputError("relevant_spans needs string documents (offsets point into them)")
 
 
 def check_top_n(top_n: object) -> int | None:

@@ -166,7 +166,11 @@ def test_service_truncates_long_pairs_to_the_model_window(tiny_model_dir: Path) 
     long_query = " ".join(["cross encoder query"] * 100)
     long_doc = " ".join(["the document reads together"] * 200)
     outcome = run(
-        rerank_with(tiny_model_dir, fake, lambda s: s.rerank(long_query, [long_doc, "short"]))
+        rerank_with(
+            tiny_model_dir,
+            fake,
+            lambda s: s.rerank(long_query, [long_doc, "short"], max_chunks_per_doc=1),
+        )
     )
     window = 64  # build_tiny_model's max_length
     assert outcome.usage.tokens <= 2 * window
@@ -183,7 +187,7 @@ def test_service_batches_within_the_token_budget(tiny_model_dir: Path) -> None:
     async def call() -> None:
         batching = BatchingConfig(max_batch_tokens=256, max_batch_size=8)
         async with service_for(tiny_model_dir, fake, batching=batching) as service:
-            await service.score(QUERY, documents)
+            await service.score(QUERY, documents, max_chunks_per_doc=1)
 
     run(call())
     assert sum(b.size for b in fake.batches) == len(documents)

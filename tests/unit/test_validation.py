@@ -29,9 +29,10 @@ def test_validation_rejects_documents_that_are_not_a_list(documents: object) -> 
         check_documents(documents, limit=10)
 
 
-def test_validation_names_the_first_non_string_document() -> None:
-    with pytest.raises(DocumentTypeError, match=r"documents\[1\] is dict"):
-        check_documents(["ok", {"text": "x"}, 3], limit=10)
+def test_validation_names_the_first_document_that_is_neither_string_nor_object() -> None:
+    with pytest.raises(DocumentTypeError, match=r"documents\[2\] is int"):
+        check_documents(["ok", {"text": "x"}, 3, None], limit=10)
+    assert check_documents(["ok", {"text": "x"}], limit=10) == ["ok", {"text": "x"}]
 
 
 def test_validation_enforces_the_document_limit() -> None:

@@ -85,8 +85,17 @@ def rank(  # noqa: PLR0913 - each flag is one documented option
     max_length: Annotated[int | None, typer.Option(help="Tokens per pair.")] = None,
     revision: Annotated[str | None, typer.Option(help="Pinned hub revision.")] = None,
     threads: Annotated[int | None, typer.Option(help="Model threads; default all cores.")] = None,
+    max_tokens_per_doc: Annotated[
+        int | None, typer.Option(min=1, help="Tokens of each document scored (default 4096).")
+    ] = None,
+    max_chunks_per_doc: Annotated[
+        int | None, typer.Option(min=1, help="Windows per long document; 1 = truncate.")
+    ] = None,
 ) -> None:
-    """Rank documents against a query and print them, best first."""
+    """Rank documents against a query and print them, best first.
+
+    A document longer than the model window is scored as its best window.
+    """
     try:
         texts = _read_documents(documents)
         config = ModelConfig(
@@ -99,7 +108,14 @@ def rank(  # noqa: PLR0913 - each flag is one documented option
             threads=threads,
         )
         with Reranker.from_config(EngineConfig(model=config)) as reranker:
-            results = reranker.rank(query, texts, top_n=top_n, return_documents=True)
+            results = reranker.rank(
+                query,
+                texts,
+                top_n=top_n,
+                return_documents=True,
+                max_tokens_per_doc=max_tokens_per_doc,
+                max_chunks_per_doc=max_chunks_per_doc,
+            )
     except (RerankError, DocumentFileError, OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(
@@ -125,7 +141,8 @@ def _print(results: list[RankResult], output: OutputFormat) -> None:
         return
     table = Table("rank", "index", "score", "document")
     for position, result in enumerate(results, start=1):
-        text = result.document or ""
+        document = result.document
+        text = document if isinstance(document, str) else json.dumps(document, ensure_ascii=False)
         preview = text if len(text) <= _PREVIEW_CHARS else text[: _PREVIEW_CHARS - 1] + "…"
         table.add_row(str(position), str(result.index), f"{result.relevance_score:.4f}", preview)
     Console().print(table)

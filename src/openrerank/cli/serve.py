@@ -12,15 +12,18 @@ import json
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
 from openrerank.cli.choices import AUTO, FP32, BackendChoice, PrecisionChoice
 from openrerank.config import (
+    AGGREGATIONS,
     COHERE_MODEL_NAMES,
     DEFAULT_MODEL,
+    Aggregation,
     BatchingConfig,
+    ChunkingConfig,
     EngineConfig,
     HttpConfig,
     ModelConfig,
@@ -111,6 +114,32 @@ def serve(  # noqa: PLR0913 - every flag is one documented setting
             help="Padded tokens per model call: higher uses a GPU better, costs memory.",
         ),
     ] = BatchingConfig.max_batch_tokens,
+    aggregation: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar=_env("aggregation"),
+            help="A long document's score from its windows' scores: max (default, Cohere's), "
+            "mean or first; MODEL=METHOD sets it for one served model. Repeatable.",
+        ),
+    ] = None,
+    window_overlap: Annotated[
+        int,
+        typer.Option(envvar=_env("window_overlap"), help="Tokens shared by consecutive windows."),
+    ] = ChunkingConfig.window_overlap,
+    max_tokens_per_doc: Annotated[
+        int,
+        typer.Option(
+            envvar=_env("max_tokens_per_doc"),
+            help="Tokens of each document scored when a request does not say (Cohere: 4096).",
+        ),
+    ] = ChunkingConfig.max_tokens_per_doc,
+    max_windows_per_request: Annotated[
+        int,
+        typer.Option(
+            envvar=_env("max_windows_per_request"),
+            help="Windows one request may score (bounds its memory); beyond it a 400.",
+        ),
+    ] = ChunkingConfig.max_windows_per_request,
     max_documents: Annotated[
         int, typer.Option(envvar=_env("max_documents"), help="Documents per request.")
     ] = EngineConfig.max_documents,
@@ -190,17 +219,25 @@ def server_config(params: Mapping[str, Any]) -> ServerConfig:
         "threads": params["threads"],
         "trust_remote_code": params["trust_remote_code"],
     }
+    names = params["model"] or [DEFAULT_MODEL]
+    methods = _aggregations(params["aggregation"] or [], names)
     engines = tuple(
         EngineConfig(
             model=ModelConfig(name=name, **model_options),
             batching=BatchingConfig(max_batch_tokens=params["max_batch_tokens"]),
+            chunking=ChunkingConfig(
+                aggregation=methods.get(name, "max"),
+                window_overlap=params["window_overlap"],
+                max_tokens_per_doc=params["max_tokens_per_doc"],
+                max_windows_per_request=params["max_windows_per_request"],
+            ),
             max_documents=params["max_documents"],
             max_query_chars=params["max_query_chars"],
             max_document_chars=params["max_document_chars"],
             max_queued_pairs=params["max_queued_pairs"],
             score_cache_size=params["score_cache_size"],
         )
-        for name in params["model"] or [DEFAULT_MODEL]
+        for name in names
     )
     http = HttpConfig(
         api_keys=_api_keys(params["api_key"] or [], params["api_key_file"]),
@@ -222,6 +259,20 @@ def describe(config: ServerConfig) -> dict[str, Any]:
     data = dataclasses.asdict(config)
     data["http"]["api_keys"] = f"<{len(config.http.api_keys)} redacted>"
     return data
+
+
+def _aggregations(items: list[str], models: list[str]) -> dict[str, Aggregation]:
+    """``--aggregation`` values: ``METHOD`` for every model, ``MODEL=METHOD`` for one."""
+    methods: dict[str, Aggregation] = {}
+    for item in items:
+        name, sep, method = item.rpartition("=")
+        targets = [name.strip()] if sep else models
+        if sep and name.strip() not in models:
+            raise ValueError(f"--aggregation {item!r} names a model that is not served")
+        if method.strip() not in AGGREGATIONS:
+            raise ValueError(f"--aggregation takes one of {AGGREGATIONS}, got {item!r}")
+        methods.update(dict.fromkeys(targets, cast(Aggregation, method.strip())))
+    return methods
 
 
 def _parse_alias(item: str) -> tuple[str, str]:

@@ -10,13 +10,12 @@ so library users get them too; the schemas only check shapes and types.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from openrerank.errors import TooManyDocumentsError
-from openrerank.structured import render_document
-from openrerank.types import RerankOutcome, Usage
+from openrerank.types import RerankOutcome, SpanOptions, Usage
 
 DEFAULT_MAX_CHUNKS_PER_DOC = 10
 DOCUMENTS_PER_SEARCH_UNIT = 100
@@ -28,6 +27,26 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+class RelevantSpansRequest(_Request):
+    """Cohere's ``relevant_spans`` option: which parts of each document matched."""
+
+    mode: Literal["enabled", "disabled"] = Field(description="`enabled` adds the spans.")
+    threshold: Annotated[float, Field(ge=0.0, le=1.0)] | None = Field(
+        default=None, description="Spans scoring at least this (0..1) are returned; default 0.1."
+    )
+    max_spans: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="At most this many spans per document, best first."
+    )
+
+    def options(self) -> SpanOptions | None:
+        """The engine's span options, or ``None`` when disabled."""
+        if self.mode != "enabled":
+            return None
+        default = SpanOptions()
+        threshold = default.threshold if self.threshold is None else self.threshold
+        return SpanOptions(threshold=threshold, max_spans=self.max_spans)
+
+
 class V2RerankRequest(_Request):
     """Cohere ``POST /v2/rerank``."""
 
@@ -37,10 +56,16 @@ class V2RerankRequest(_Request):
     top_n: int | None = Field(default=None, description=_TOP_N)
     max_tokens_per_doc: Annotated[int, Field(ge=1)] | None = Field(
         default=None,
-        description="Accepted for compatibility; documents are truncated to the model window.",
+        description="Each document is cut to this many tokens (default 4096), then scored "
+        "as its best window when it does not fit the model next to the query.",
     )
     priority: Annotated[int, Field(ge=0, le=999)] | None = Field(
         default=None, description="0 (served first, the default) to 999; orders queued work."
+    )
+    relevant_spans: RelevantSpansRequest | None = Field(
+        default=None,
+        description='`{"mode": "enabled", "threshold": 0.1, "max_spans": 3}` adds '
+        "each document's matching spans (code-point offsets into the document as sent).",
     )
 
     model_config = ConfigDict(
@@ -112,11 +137,20 @@ class Meta(BaseModel):
     billed_units: BilledUnits
 
 
+class RelevantSpan(BaseModel):
+    """A stretch ``document[start:end]`` (code points) that matched the query."""
+
+    start: int
+    end: int
+    score: float
+
+
 class V2Result(BaseModel):
-    """One ranked document."""
+    """One ranked document; ``relevant_spans`` only when asked for and found."""
 
     index: int
     relevance_score: float
+    relevant_spans: list[RelevantSpan] | None = None
 
 
 class V2RerankResponse(BaseModel):
@@ -188,40 +222,38 @@ class ModelList(BaseModel):
 
 
 def search_units(usage: Usage) -> int:
-    """``ceil(pairs / 100)``: windows of long documents count as documents."""
+    """``ceil(pairs / 100)``: every scored window (and span) counts as a document."""
     return math.ceil(usage.pairs / DOCUMENTS_PER_SEARCH_UNIT)
 
 
 def v2_response(outcome: RerankOutcome, *, request_id: str) -> V2RerankResponse:
-    """The v2 body for a service outcome."""
-    return V2RerankResponse(
-        id=request_id,
-        results=[
-            V2Result(index=r.index, relevance_score=r.relevance_score) for r in outcome.results
-        ],
-        meta=_meta("2", outcome.usage),
-    )
+    """The v2 body for a service outcome; ``relevant_spans`` only where some were found."""
+    results = []
+    for ranked in outcome.results:
+        result = V2Result(index=ranked.index, relevance_score=ranked.relevance_score)
+        if ranked.relevant_spans:
+            result.relevant_spans = [
+                RelevantSpan(start=span.start, end=span.end, score=span.score)
+                for span in ranked.relevant_spans
+            ]
+        results.append(result)
+    return V2RerankResponse(id=request_id, results=results, meta=_meta("2", outcome.usage))
 
 
-def v1_texts(request: V1RerankRequest, *, max_pairs: int) -> list[str]:
-    """The text to score for each v1 document (objects rendered with ``rank_fields``).
+def v1_chunks(request: V1RerankRequest, *, max_pairs: int) -> int:
+    """The request's ``max_chunks_per_doc`` (default 10), within Cohere's limit.
 
     Raises:
         TooManyDocumentsError: ``documents x max_chunks_per_doc`` exceeds ``max_pairs``.
-        DocumentTypeError: an object document without the fields to score.
     """
     chunks = request.max_chunks_per_doc or DEFAULT_MAX_CHUNKS_PER_DOC
     if len(request.documents) * chunks > max_pairs:
         raise TooManyDocumentsError(
-            f"{len(request.documents)} documents x max_chunks_per_doc {chunks} exceed "
-            f"{max_pairs}; send fewer documents or a smaller max_chunks_per_doc"
+            f"invalid request: number of documents ({len(request.documents)}) times "
+            f"max_chunks_per_doc ({chunks}) must not exceed {max_pairs}; send fewer "
+            "documents or a smaller max_chunks_per_doc"
         )
-    return [
-        document
-        if isinstance(document, str)
-        else render_document(document, request.rank_fields, index=index)
-        for index, document in enumerate(request.documents)
-    ]
+    return chunks
 
 
 def v1_response(

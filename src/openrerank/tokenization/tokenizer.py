@@ -1,8 +1,10 @@
 """PairTokenizer: encodes a query against documents with the model's own pair template.
 
 The template (special tokens, segment ids) comes from the model's ``tokenizer.json``
-post-processor. Long pairs are truncated on the document side; the query is first
-capped to half of the tokens the window leaves for text.
+post-processor. The query is capped to half of the tokens the window leaves for text.
+Documents are tokenized once, alone (as ``tokenizers`` does for each side of a pair);
+:meth:`PairTokenizer.pair` then joins the query with any slice of a document's tokens,
+which is how long documents become windows.
 """
 
 from __future__ import annotations
@@ -15,9 +17,8 @@ import numpy as np
 from tokenizers import Encoding, Tokenizer
 
 from openrerank.errors import UnsupportedModelError
-from openrerank.types import EncodedPair
-
-_QUERY_CUT_ATTEMPTS = 4
+from openrerank.tokenization.template import PairTemplate
+from openrerank.types import EncodedPair, IntArray, TokenizedText
 
 
 class PairTokenizer:
@@ -38,7 +39,9 @@ class PairTokenizer:
             raise UnsupportedModelError(f"max_length {max_length} leaves no room for text")
         self._pairs = Tokenizer.from_str(self._plain.to_str())
         self._pairs.enable_truncation(max_length, strategy="only_second")
+        self._template = PairTemplate.learn(self._plain)
         self.max_length = max_length
+        self.pair_specials = specials
         self.query_max_tokens = (max_length - specials) // 2
         self.pad_id = _pad_id(tokenizer, pad_token)
 
@@ -66,14 +69,43 @@ class PairTokenizer:
         encodings = self._pairs.encode_batch([(capped, doc) for doc in documents])
         return [_to_pair(encoding, index) for index, encoding in enumerate(encodings)]
 
+    def encode_query(self, query: str) -> IntArray:
+        """The query's tokens, capped to ``query_max_tokens``, without special tokens."""
+        ids = self._plain.encode(self.cap_query(query), add_special_tokens=False).ids
+        return np.asarray(ids[: self.query_max_tokens], dtype=np.int64)
+
+    def encode_texts(self, texts: Sequence[str]) -> list[TokenizedText]:
+        """Each text's tokens (no special tokens) with their character offsets."""
+        encodings = self._plain.encode_batch(list(texts), add_special_tokens=False)
+        return [_to_tokens(encoding) for encoding in encodings]
+
+    def document_window(self, query_ids: IntArray) -> int:
+        """Document tokens that fit next to this query in one pair."""
+        return self.max_length - self.pair_specials - int(query_ids.shape[0])
+
+    def pair(self, query_ids: IntArray, document_ids: IntArray) -> tuple[IntArray, IntArray]:
+        """Input ids and segment ids of ``query + document`` with the special tokens.
+
+        Identical to what the model's tokenizer produces for the pair of texts whose
+        tokens these are.
+        """
+        return self._template.join(query_ids, document_ids)
+
     def cap_query(self, query: str) -> str:
-        """Cut the query text at the token boundary that keeps it within its share."""
-        for _ in range(_QUERY_CUT_ATTEMPTS):
-            encoding = self._plain.encode(query, add_special_tokens=False)
-            if len(encoding.ids) <= self.query_max_tokens:
-                return query
-            query = query[: encoding.offsets[self.query_max_tokens - 1][1]]
-        raise UnsupportedModelError("the tokenizer cannot cap this query; this is a bug")
+        """Cut the query text at the token boundary that keeps it within its share.
+
+        Cutting text can re-tokenize differently (inside a character or a merge), so
+        the cut moves back one token at a time until the rest fits.
+        """
+        encoding = self._plain.encode(query, add_special_tokens=False)
+        if len(encoding.ids) <= self.query_max_tokens:
+            return query
+        ends = [end for _, end in encoding.offsets[: self.query_max_tokens]]
+        for end in reversed(ends):
+            cut = query[:end]
+            if self.count_tokens(cut) <= self.query_max_tokens:
+                return cut
+        return ""
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` alone, without special tokens."""
@@ -87,6 +119,11 @@ def _pad_id(tokenizer: Tokenizer, pad_token: str | None) -> int:
         return int(token_id)
     padding = tokenizer.padding
     return int(padding["pad_id"]) if padding is not None else 0
+
+
+def _to_tokens(encoding: Encoding) -> TokenizedText:
+    offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+    return TokenizedText(ids=np.asarray(encoding.ids, dtype=np.int64), offsets=offsets)
 
 
 def _to_pair(encoding: Encoding, index: int) -> EncodedPair:

@@ -1,19 +1,20 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
-from openrerank.errors import DocumentTypeError, TooManyDocumentsError
+from openrerank.errors import TooManyDocumentsError
 from openrerank.server.schemas import (
     TeiRerankRequest,
     V1RerankRequest,
     V2RerankRequest,
     search_units,
     tei_response,
+    v1_chunks,
     v1_response,
-    v1_texts,
     v2_response,
 )
-from openrerank.types import RankResult, RerankOutcome, Usage
+from openrerank.types import RankResult, RerankOutcome, Span, SpanOptions, Usage
 
 OUTCOME = RerankOutcome(results=[RankResult(1, 0.9), RankResult(0, 0.2)], usage=Usage(2, 2, 40))
 
@@ -38,7 +39,7 @@ def test_schemas_nulls_mean_defaults() -> None:
 
 
 def test_schemas_v2_response_has_no_document_field() -> None:
-    body = v2_response(OUTCOME, request_id="rid").model_dump(mode="json")
+    body = v2_response(OUTCOME, request_id="rid").model_dump(mode="json", exclude_unset=True)
     assert body == {
         "id": "rid",
         "results": [{"index": 1, "relevance_score": 0.9}, {"index": 0, "relevance_score": 0.2}],
@@ -58,25 +59,52 @@ def test_schemas_v1_documents_come_back_as_sent_only_when_asked() -> None:
     assert all("document" not in r for r in body["results"])
 
 
-def test_schemas_v1_texts_render_objects_and_keep_strings() -> None:
-    request = V1RerankRequest(
-        query="q",
-        documents=[{"title": "T", "text": "body"}, "plain"],
-        rank_fields=["title", "text"],
-    )
-    assert v1_texts(request, max_pairs=100) == ["title: T\ntext: body", "plain"]
-    by_text = V1RerankRequest(query="q", documents=[{"text": "body", "id": 3}])
-    assert v1_texts(by_text, max_pairs=100) == ["body"]
-    with pytest.raises(DocumentTypeError):
-        v1_texts(V1RerankRequest(query="q", documents=[{"title": "T"}]), max_pairs=100)
-
-
 def test_schemas_v1_chunk_budget_uses_the_default_of_ten_chunks() -> None:
     documents: list[str | dict[str, object]] = ["d"] * 11
-    with pytest.raises(TooManyDocumentsError, match="max_chunks_per_doc 10"):
-        v1_texts(V1RerankRequest(query="q", documents=documents), max_pairs=100)
+    with pytest.raises(TooManyDocumentsError, match=r"max_chunks_per_doc \(10\)"):
+        v1_chunks(V1RerankRequest(query="q", documents=documents), max_pairs=100)
     one_chunk = V1RerankRequest(query="q", documents=documents, max_chunks_per_doc=1)
-    assert len(v1_texts(one_chunk, max_pairs=100)) == 11
+    assert v1_chunks(one_chunk, max_pairs=100) == 1
+    assert v1_chunks(V1RerankRequest(query="q", documents=["d"] * 10), max_pairs=100) == 10
+
+
+def test_schemas_v2_relevant_spans_follow_the_cohere_sdk_shape() -> None:
+    base = {"model": "m", "query": "q", "documents": ["d"]}
+    enabled = V2RerankRequest.model_validate(
+        {**base, "relevant_spans": {"mode": "enabled", "threshold": 0.3, "max_spans": 2}}
+    )
+    assert enabled.relevant_spans is not None
+    assert enabled.relevant_spans.options() == SpanOptions(threshold=0.3, max_spans=2)
+    defaults = V2RerankRequest.model_validate(
+        {**base, "relevant_spans": {"mode": "enabled", "threshold": None, "max_spans": None}}
+    )
+    assert defaults.relevant_spans is not None
+    assert defaults.relevant_spans.options() == SpanOptions()
+    disabled = V2RerankRequest.model_validate({**base, "relevant_spans": {"mode": "disabled"}})
+    assert disabled.relevant_spans is not None
+    assert disabled.relevant_spans.options() is None
+    for bad in (
+        {"mode": "on"},
+        {"mode": "enabled", "threshold": 1.5},
+        {"mode": "enabled", "max_spans": 0},
+    ):
+        with pytest.raises(ValidationError):
+            V2RerankRequest.model_validate({**base, "relevant_spans": bad})
+
+
+def test_schemas_v2_spans_appear_only_where_found() -> None:
+    spans = (Span(4, 9, 0.8), Span(0, 3, 0.2))
+    outcome = RerankOutcome(
+        results=[RankResult(1, 0.9, relevant_spans=spans), RankResult(0, 0.2, relevant_spans=())],
+        usage=Usage(2, 5, 40),
+    )
+    body = v2_response(outcome, request_id="rid").model_dump(mode="json", exclude_unset=True)
+    assert body["results"][0]["relevant_spans"] == [
+        {"start": 4, "end": 9, "score": 0.8},
+        {"start": 0, "end": 3, "score": 0.2},
+    ]
+    assert "relevant_spans" not in body["results"][1]
+    assert body["meta"]["billed_units"] == {"search_units": 1}
 
 
 def test_schemas_tei_text_only_when_asked() -> None:

@@ -20,21 +20,35 @@ from openrerank.server.schemas import (
     V2RerankRequest,
     V2RerankResponse,
     tei_response,
+    v1_chunks,
     v1_response,
-    v1_texts,
     v2_response,
 )
 
 router = APIRouter(tags=["rerank"], responses=RERANK_ERRORS)
 
 
-@router.post("/v2/rerank", summary="Rerank documents (Cohere v2)")
+@router.post(
+    "/v2/rerank", summary="Rerank documents (Cohere v2)", response_model_exclude_unset=True
+)
 async def rerank_v2(
     body: V2RerankRequest, request: Request, catalog: CatalogDep
 ) -> V2RerankResponse:
-    """Score every document against the query; results best first, cut to `top_n`."""
+    """Score every document against the query; results best first, cut to `top_n`.
+
+    A document longer than the model window is scored as its best window; YAML and JSON
+    strings are read as records (`key: value` lines).
+    """
     _, service = catalog.resolve(body.model)
-    work = service.rerank(body.query, body.documents, top_n=body.top_n, priority=body.priority or 0)
+    spans = body.relevant_spans.options() if body.relevant_spans else None
+    work = service.rerank(
+        body.query,
+        body.documents,
+        top_n=body.top_n,
+        priority=body.priority or 0,
+        max_tokens_per_doc=body.max_tokens_per_doc,
+        relevant_spans=spans,
+    )
     outcome = await until_disconnected(request, work)
     return v2_response(outcome, request_id=current_request_id())
 
@@ -49,8 +63,14 @@ async def rerank_v1(
 ) -> V1RerankResponse:
     """Like v2, with object documents, `rank_fields` and `return_documents`."""
     name, service = catalog.resolve(body.model)
-    texts = v1_texts(body, max_pairs=service.config.max_documents)
-    work = service.rerank(body.query, texts, top_n=body.top_n)
+    chunks = v1_chunks(body, max_pairs=service.config.max_documents)
+    work = service.rerank(
+        body.query,
+        body.documents,
+        top_n=body.top_n,
+        max_chunks_per_doc=chunks,
+        rank_fields=body.rank_fields,
+    )
     outcome = await until_disconnected(request, work)
     return v1_response(body, outcome, model=body.model or name, request_id=current_request_id())
 
@@ -63,10 +83,18 @@ async def rerank_v1(
 async def rerank_tei(
     body: TeiRerankRequest, request: Request, catalog: CatalogDep
 ) -> list[TeiResult]:
-    """Score `texts` against `query` with the default model; a bare array, best first."""
+    """Score `texts` against `query` with the default model; a bare array, best first.
+
+    Texts are truncated to the model window, as text-embeddings-inference does.
+    """
     _, service = catalog.resolve(None)
     work = service.rerank(
-        body.query, body.texts, raw=bool(body.raw_scores), truncate=body.truncate is not False
+        body.query,
+        body.texts,
+        raw=bool(body.raw_scores),
+        truncate=body.truncate is not False,
+        max_chunks_per_doc=1,
+        structured=False,
     )
     outcome = await until_disconnected(request, work)
     return tei_response(body, outcome)
