@@ -83,16 +83,28 @@ class Library:
 
     def __init__(self, reranker: Reranker) -> None:
         self.reranker = reranker
-        self._ranked: dict[tuple[str, tuple[str, ...]], list[RankResult]] = {}
+        self._ranked: dict[tuple[str, tuple[str, ...], bool], list[RankResult]] = {}
 
-    def rank(self, query: str, documents: Sequence[str], top_n: int | None = None) -> Ranking:
-        key = (query, tuple(documents))
+    def rank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        top_n: int | None = None,
+        *,
+        truncated: bool = False,
+    ) -> Ranking:
+        """Windows (Cohere routes), or one window per document (the TEI route)."""
+        key = (query, tuple(documents), truncated)
         if key not in self._ranked:
-            self._ranked[key] = self.reranker.rank(query, list(documents))
+            chunks = 1 if truncated else None
+            ranked = self.reranker.rank(query, list(documents), max_chunks_per_doc=chunks)
+            self._ranked[key] = ranked
         return [(r.index, r.relevance_score) for r in self._ranked[key][:top_n]]
 
     def raw_scores(self, query: str, documents: Sequence[str]) -> list[float]:
-        return [float(s) for s in self.reranker.score(query, list(documents), raw=True)]
+        """Truncated raw logits, as the TEI route scores."""
+        scores = self.reranker.score(query, list(documents), raw=True, max_chunks_per_doc=1)
+        return [float(s) for s in scores]
 
 
 def assert_same_ranking(got: Ranking, expected: Ranking) -> None:
@@ -392,7 +404,7 @@ def test_tei_rerank_returns_a_bare_array_best_first_with_text(
     scores = [r["score"] for r in results]
     assert scores == sorted(scores, reverse=True)
     got = [(r["index"], r["score"]) for r in results]
-    assert_same_ranking(got, library.rank(scifact.query, scifact.texts))
+    assert_same_ranking(got, library.rank(scifact.query, scifact.texts, truncated=True))
 
     plain = http.post("/rerank", json={"query": scifact.query, "texts": scifact.texts[:3]})
     assert plain.status_code == 200, plain.text
@@ -408,7 +420,7 @@ def test_tei_rerank_raw_scores_are_the_library_logits(
     results = response.json()
     logits = library.raw_scores(scifact.query, scifact.texts)
     assert [r["index"] for r in results] == [
-        i for i, _ in library.rank(scifact.query, scifact.texts)
+        i for i, _ in library.rank(scifact.query, scifact.texts, truncated=True)
     ]
     assert [r["score"] for r in results] == pytest.approx(
         [logits[r["index"]] for r in results], abs=SCORE_TOLERANCE

@@ -60,9 +60,9 @@ def test_reference_model_matches_transformers_on_200_scifact_pairs(
     with open_reference(backend, "fp32", onnx_cache) as reranker:
         assert reranker.info.max_length == 256 and reranker.info.activation == "sigmoid"
         for (query, documents), expected in zip(scifact_pairs, transformers_logits, strict=True):
-            logits = reranker.score(query, documents, raw=True)
+            logits = reranker.score(query, documents, raw=True, max_chunks_per_doc=1)
             assert np.abs(logits - expected).max() <= 1e-4
-            ranked = [r.index for r in reranker.rank(query, documents)]
+            ranked = [r.index for r in reranker.rank(query, documents, max_chunks_per_doc=1)]
             assert ranked == np.argsort(-expected, kind="stable").tolist()
 
 
@@ -74,7 +74,7 @@ def test_reference_model_int8_stays_close_to_fp32(
     with open_reference("onnx", "int8", onnx_cache) as reranker:
         assert reranker.info.precision == "int8"
         for (query, documents), expected in zip(scifact_pairs, transformers_logits, strict=True):
-            logits = reranker.score(query, documents, raw=True)
+            logits = reranker.score(query, documents, raw=True, max_chunks_per_doc=1)
             assert np.abs(logits - expected).max() > 1e-6, "int8 must not be the fp32 model"
             assert np.corrcoef(logits, expected)[0, 1] > 0.95
 
@@ -85,10 +85,12 @@ def test_reference_model_onnx_export_is_cached_per_revision(
     query, documents = scifact_pairs[0]
     with open_reference("onnx", "fp32", onnx_cache) as reranker:
         exported = Path(reranker.info.model_file or "")
-        first = reranker.score(query, documents[:5])
+        first = reranker.score(query, documents[:5], max_chunks_per_doc=1)
     assert exported.parent.name == reference_model_dir.name
     assert exported.is_relative_to(onnx_cache)
     stamp = exported.stat().st_mtime_ns
     with open_reference("onnx", "fp32", onnx_cache) as reranker:
-        np.testing.assert_array_equal(reranker.score(query, documents[:5]), first)
+        np.testing.assert_array_equal(
+            reranker.score(query, documents[:5], max_chunks_per_doc=1), first
+        )
     assert exported.stat().st_mtime_ns == stamp
