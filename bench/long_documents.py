@@ -17,7 +17,10 @@ Usage::
 
     .venv/bin/python bench/long_documents.py [--sets dl19,scifact] [--windows 256,128]
         [--queries N] [--top-k K] [--passages 100] [--group 4]
-        [--aggregations max,mean] [--overlap 32] [--json PATH]
+        [--aggregations max,mean] [--overlap 32] [--parts] [--json PATH]
+
+``--parts`` adds a DL19-only diagnostic row: each passage scored alone, document = max
+over its passages (boundaries a real caller does not know). Results: bench/LONG_DOCUMENTS.md.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from tokenizers import Tokenizer  # noqa: E402
 
 from openrerank import EngineConfig, ModelConfig, RerankService  # noqa: E402
 from openrerank.bench.longdocs import (  # noqa: E402
+    PassageGroups,
     build_passage_groups,
     build_top_k_set,
     paired_sign_flip_p,
@@ -64,12 +68,18 @@ Aggregation = Literal["max", "mean", "first"]
 
 @dataclass(frozen=True)
 class JudgedSet:
-    """One benchmark set: its documents, and the grade counted relevant by RR."""
+    """One benchmark set: its documents, and the grade counted relevant by RR.
+
+    ``groups`` is set for grouped passages: their known boundaries allow the
+    ``--parts`` diagnostic.
+    """
 
     name: str
     dataset: BeirDataset
     rel: int
     notes: list[str] = field(default_factory=list)
+    groups: PassageGroups | None = None
+    source: BeirDataset | None = None
 
 
 @dataclass
@@ -109,6 +119,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--group", type=int, default=4, help="DL19 passages per document")
     parser.add_argument("--aggregations", default="max,mean", help="of max, mean, first")
     parser.add_argument("--overlap", type=int, default=32, help="window overlap in tokens")
+    parser.add_argument(
+        "--parts",
+        action="store_true",
+        help="DL19 diagnostic: also score each passage alone, document = max over its passages",
+    )
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     return parser.parse_args(argv)
 
@@ -146,7 +161,7 @@ def _dl19(args: argparse.Namespace) -> JudgedSet:
         f"part holding the best grade (0 = first), grade >= 2: {dict(sorted(strong.items()))}",
     ]
     name = f"DL19 {args.group}-passage docs"
-    return JudgedSet(name, groups.dataset, rel=2, notes=notes)
+    return JudgedSet(name, groups.dataset, rel=2, notes=notes, groups=groups, source=source)
 
 
 def _capped(queries: int | None, available: int) -> int | None:
@@ -211,6 +226,27 @@ async def _score_all(service: RerankService, dataset: BeirDataset, limit: int | 
     return Scored(run, pairs, documents, time.perf_counter() - started)
 
 
+async def score_parts(config: EngineConfig, judged: JudgedSet) -> Scored:
+    """Score every passage of every grouped document alone (one window); doc = max."""
+    assert judged.groups is not None and judged.source is not None
+    groups, source, dataset = judged.groups, judged.source, judged.dataset
+    run: dict[str, dict[str, float]] = {}
+    pairs = 0
+    started = time.perf_counter()
+    async with RerankService(config) as service:
+        for query_id, doc_ids in dataset.candidates.items():
+            parts = [p for d in doc_ids for p in groups.parts[d]]
+            texts = [source.document_text(p) for p in parts]
+            query = dataset.queries[query_id]
+            scores = await service.score(query, texts, max_chunks_per_doc=1, structured=False)
+            by_part = dict(zip(parts, scores.astype(float).tolist(), strict=True))
+            run[query_id] = {d: max(by_part[p] for p in groups.parts[d]) for d in doc_ids}
+            pairs += len(parts)
+    return Scored(
+        run, pairs, sum(map(len, dataset.candidates.values())), time.perf_counter() - started
+    )
+
+
 def per_query(judged: JudgedSet, run: dict[str, dict[str, float]]) -> dict[str, float]:
     """nDCG@10 of each judged query (0 for a query the run lacks)."""
     qrels = judged.dataset.qrels
@@ -249,18 +285,15 @@ def measure_window(args: argparse.Namespace, judged: JudgedSet, window: int) -> 
     for aggregation in aggregations[1:]:
         config = engine_config(args, window, aggregation)
         (runs[f"windows + {aggregation}"],) = asyncio.run(score_set(config, judged.dataset, [None]))
+    if args.parts and judged.groups is not None:
+        parts = asyncio.run(score_parts(engine_config(args, window, "max"), judged))
+        runs["passages + max (boundaries known)"] = parts
     base = per_query(judged, truncate.run)
-    return [_row(args, judged, window, name, scored, base) for name, scored in runs.items()]
+    return [_row(judged, window, name, scored, base) for name, scored in runs.items()]
 
 
-def _row(
-    args: argparse.Namespace,
-    judged: JudgedSet,
-    window: int,
-    name: str,
-    scored: Scored,
-    base: dict[str, float],
-) -> Row:
+def _row(judged: JudgedSet, window: int, name: str, scored: Scored, base: dict[str, float]) -> Row:
+    """A measured system's row, compared with truncation's per-query nDCG@10."""
     figures = evaluate(judged.dataset.qrels, scored.run, MEASURES, rel=judged.rel)
     versus = "" if name.startswith("truncate") else compare(judged, scored.run, base)
     return Row(
