@@ -168,8 +168,12 @@ def _plan_one(
     )
     scored = covered_tokens(windows)
     cut = scored < tokens.n_tokens or len(rendered.text) > cap
-    units = _units(rendered.text, kept.offsets[:scored], min(options.span_tokens, size))
-    return _Document(rendered, kept, windows, units if options.spans else [], cut)
+    units = (
+        _units(rendered.text, kept.offsets[:scored], min(options.span_tokens, size))
+        if options.spans
+        else []
+    )
+    return _Document(rendered, kept, windows, units, cut)
 
 
 def _units(text: str, offsets: IntArray, span_tokens: int) -> list[TokenRange]:
@@ -209,8 +213,10 @@ def _build(tokenizer: PairTokenizer, query_ids: IntArray, planned: list[_Documen
     spans: list[SpanCandidate] = []
     for index, document in enumerate(planned):
         for unit_index, unit in enumerate(document.units):
-            row = window_rows[index] if _span_is_window(document) else len(pairs)
-            if row == len(pairs):
+            if _span_is_window(document):
+                row = window_rows[index]
+            else:
+                row = len(pairs)
                 ids = document.tokens.ids[unit[0] : unit[1]]
                 pairs.append(_pair(tokenizer, query_ids, ids, index, unit_index))
             chars = _trimmed(document.rendered.text, char_range(document.tokens.offsets, unit))

@@ -51,17 +51,19 @@ def check_documents(documents: object, *, limit: int) -> list[Document]:
     return list(documents)
 
 
-def check_positive(name: str, value: object) -> int | None:
-    """``value`` if it is ``None`` or an integer >= 1 (for ``max_tokens_per_doc`` and
+def check_positive(
+    name: str, value: object, *, error: type[InvalidInputError] = InvalidInputError
+) -> int | None:
+    """``value`` if it is ``None`` or an integer >= 1 (``top_n``, ``max_tokens_per_doc``,
     ``max_chunks_per_doc``).
 
     Raises:
-        InvalidInputError: anything else (booleans included).
+        InvalidInputError: anything else (booleans included), as ``error``.
     """
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"{name} must be an integer >= 1, got {value!r}")
+        raise error(f"{name} must be an integer >= 1, got {value!r}")
     return value
 
 
@@ -107,11 +109,7 @@ def check_top_n(top_n: object) -> int | None:
     Raises:
         InvalidTopNError: anything else (booleans included).
     """
-    if top_n is None:
-        return None
-    if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
-        raise InvalidTopNError(f"top_n must be an integer >= 1, got {top_n!r}")
-    return top_n
+    return check_positive("top_n", top_n, error=InvalidTopNError)
 
 
 def check_lengths(
