@@ -46,6 +46,9 @@ class ModelConfig:
         threads: intra-op threads for the backend; ``None`` = available cores.
         trust_remote_code: let transformers run code shipped with the model (off by default).
         cache_dir: where ONNX exports are cached; ``None`` = :func:`default_cache_dir`.
+        calibration: a calibration file (``openrerank calibrate``); when set,
+            relevance scores are calibrated probabilities of relevance instead of the
+            model's own activation. Raw scores are unchanged.
     """
 
     name: str
@@ -58,6 +61,7 @@ class ModelConfig:
     threads: int | None = None
     trust_remote_code: bool = False
     cache_dir: Path | None = None
+    calibration: Path | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:

@@ -13,7 +13,8 @@
     ├── ModelError                   a model that cannot be found, read or served
     │   ├── ModelNotFoundError       not on disk, not in the cache, hub unreachable
     │   ├── UnknownModelError        a request named a model this process does not serve
-    │   └── UnsupportedModelError    not a sequence-classification reranker
+    │   ├── UnsupportedModelError    not a sequence-classification reranker
+    │   └── CalibrationError         a calibration file that cannot be read or does not fit
     ├── BackendError                 a runtime failure inside a backend
     │   ├── BackendUnavailableError  the backend's optional dependency is missing
     │   └── ScoreError               the model produced NaN or infinite scores
@@ -71,6 +72,10 @@ class UnknownModelError(ModelError, LookupError):
 
 class UnsupportedModelError(ModelError):
     """The model is not a sequence-classification reranker openrerank can run."""
+
+
+class CalibrationError(ModelError, ValueError):
+    """A calibration file cannot be read, is malformed, or was fitted on another revision."""
 
 
 class BackendError(RerankError):

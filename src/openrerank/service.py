@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Unpack
 
@@ -29,6 +30,7 @@ from openrerank.errors import (
     ScoreError,
 )
 from openrerank.model.activation import raw_logit, relevance
+from openrerank.model.calibration import Calibration, load_calibration
 from openrerank.model.resolve import ModelFiles, resolve_model
 from openrerank.model.spec import ModelSpec, read_spec
 from openrerank.prepare import Prepared, PrepareOptions, prepare, select_spans
@@ -72,6 +74,7 @@ class ModelInfo:
     num_labels: int
     activation: str
     model_file: str | None = None
+    calibration: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class _Options:
 @dataclass(frozen=True)
 class _Scored:
     scores: FloatArray
+    strength: FloatArray
     usage: Usage
     spans: list[tuple[Span, ...]] | None
 
@@ -109,6 +113,7 @@ class _Loaded:
     spec: ModelSpec
     tokenizer: PairTokenizer
     backend: Backend
+    calibration: Calibration | None
 
 
 class RerankService:
@@ -161,8 +166,9 @@ class RerankService:
         files = resolve_model(model.name, revision=model.revision, weights=weights)
         spec = read_spec(files.directory, max_length=model.max_length, activation=model.activation)
         tokenizer = PairTokenizer.from_directory(files.directory, max_length=spec.max_length)
+        calibration = _read_calibration(model.calibration, files)
         backend = self._given_backend or create_backend(files, spec, model)
-        return _Loaded(files, spec, tokenizer, backend)
+        return _Loaded(files, spec, tokenizer, backend, calibration)
 
     async def stop(self) -> None:
         """Finish running batches and release the model; idempotent."""
@@ -220,6 +226,7 @@ class RerankService:
             num_labels=loaded.spec.num_labels,
             activation=loaded.spec.activation,
             model_file=backend.model_file,
+            calibration=loaded.calibration.method if loaded.calibration else None,
         )
 
     async def rerank(
@@ -256,7 +263,7 @@ class RerankService:
         texts = check_documents(documents, limit=self.config.max_documents)
         check_span_options(options.get("relevant_spans"), texts)
         scored = await self._score(check_query(query), texts, self._options(options))
-        order = np.argsort(-scored.scores, kind="stable")[:limit]
+        order = np.argsort(-scored.strength, kind="stable")[:limit]
         results = [
             RankResult(
                 int(i),
@@ -319,17 +326,17 @@ class RerankService:
             _refuse_cut(prepared.cut, loaded.spec.max_length)
         with scheduler.admission(len(prepared.pairs)):
             logits = await scheduler.infer(prepared.pairs, priority=options.priority)
-        return self._aggregate(loaded.spec, prepared, logits, options, len(documents))
+        return self._aggregate(loaded, prepared, logits, options, len(documents))
 
     def _aggregate(
         self,
-        spec: ModelSpec,
+        loaded: _Loaded,
         prepared: Prepared,
         logits: FloatArray,
         options: _Options,
         n_documents: int,
     ) -> _Scored:
-        pairs = prepared.pairs
+        pairs, spec = prepared.pairs, loaded.spec
         _check_logits(logits, pairs, spec.num_labels)
         windows = pairs[: prepared.n_windows]
         window_logits = logits[: prepared.n_windows]
@@ -341,18 +348,15 @@ class RerankService:
             n_documents=n_documents,
             method=self.config.chunking.aggregation,
         )
-        scores = (
-            raw_logit(rows, spec.positive_index)
-            if options.raw
-            else relevance(rows, spec.activation, spec.positive_index)
-        )
+        strength = raw_logit(rows, spec.positive_index)
+        scores = strength if options.raw else _relevance(loaded, rows)
         spans = None
         if options.spans is not None:
-            span_scores = relevance(logits, spec.activation, spec.positive_index)
+            span_scores = _relevance(loaded, logits)
             spans = select_spans(prepared.spans, span_scores, options.spans, n_documents)
         usage = Usage(n_documents, len(pairs), sum(p.n_tokens for p in pairs))
         self._count(usage)
-        return _Scored(scores, usage, spans)
+        return _Scored(scores, strength, usage, spans)
 
     def _count(self, usage: Usage) -> None:
         totals = self._totals
@@ -367,6 +371,24 @@ class RerankService:
         if self._loaded is None or self._scheduler is None or self._pool is None:
             raise EngineClosedError("the rerank service is not running; call start() first")
         return self._loaded, self._scheduler, self._pool
+
+
+def _relevance(loaded: _Loaded, logits: FloatArray) -> FloatArray:
+    """Relevance scores of logit rows: calibrated when the operator gave a calibration."""
+    spec = loaded.spec
+    if loaded.calibration is not None:
+        return loaded.calibration.apply(raw_logit(logits, spec.positive_index))
+    return relevance(logits, spec.activation, spec.positive_index)
+
+
+def _read_calibration(path: Path | None, files: ModelFiles) -> Calibration | None:
+    """The model's calibration file, checked against the loaded revision."""
+    if path is None:
+        return None
+    calibration = load_calibration(path)
+    calibration.check_revision(files.revision)
+    logger.info("%s: relevance scores calibrated by %s (%s)", files.name, path, calibration.method)
+    return calibration
 
 
 def _refuse_cut(cut: Sequence[int], max_length: int) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import threading
 import weakref
 from collections.abc import Coroutine, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, Unpack
 
@@ -71,6 +72,8 @@ class Reranker:
         device: ``cpu`` or ``cuda[:N]``.
         max_length: tokens per pair including special tokens; ``None`` = the model's.
         revision: a pinned hub revision.
+        calibration: a calibration file (``openrerank calibrate``) for this model: scores
+            become calibrated probabilities of relevance; ``raw=True`` scores do not change.
 
     Use :meth:`from_config` for every other option (threads, batching, limits).
     """
@@ -84,6 +87,7 @@ class Reranker:
         device: str = "cpu",
         max_length: int | None = None,
         revision: str | None = None,
+        calibration: Path | str | None = None,
     ) -> None:
         config = ModelConfig(
             name=model,
@@ -92,6 +96,7 @@ class Reranker:
             precision=precision,
             device=device,
             max_length=max_length,
+            calibration=Path(calibration) if calibration is not None else None,
         )
         self._open(EngineConfig(model=config))
 

@@ -122,6 +122,15 @@ def serve(  # noqa: PLR0913 - every flag is one documented setting
             "mean or first; MODEL=METHOD sets it for one served model. Repeatable.",
         ),
     ] = None,
+    calibration: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar=_env("calibration"),
+            help="A calibration file from `openrerank calibrate`: relevance_score becomes the "
+            "calibrated probability of relevance. FILE for the only served model, "
+            "MODEL=FILE for one of several. Repeatable.",
+        ),
+    ] = None,
     window_overlap: Annotated[
         int,
         typer.Option(envvar=_env("window_overlap"), help="Tokens shared by consecutive windows."),
@@ -221,9 +230,10 @@ def server_config(params: Mapping[str, Any]) -> ServerConfig:
     }
     names = params["model"] or [DEFAULT_MODEL]
     methods = _aggregations(params["aggregation"] or [], names)
+    calibrations = _calibrations(params["calibration"] or [], names)
     engines = tuple(
         EngineConfig(
-            model=ModelConfig(name=name, **model_options),
+            model=ModelConfig(name=name, calibration=calibrations.get(name), **model_options),
             batching=BatchingConfig(max_batch_tokens=params["max_batch_tokens"]),
             chunking=ChunkingConfig(
                 aggregation=methods.get(name, "max"),
@@ -273,6 +283,26 @@ def _aggregations(items: list[str], models: list[str]) -> dict[str, Aggregation]
             raise ValueError(f"--aggregation takes one of {AGGREGATIONS}, got {item!r}")
         methods.update(dict.fromkeys(targets, cast(Aggregation, method.strip())))
     return methods
+
+
+def _calibrations(items: list[str], models: list[str]) -> dict[str, Path]:
+    """``--calibration`` values: ``MODEL=FILE`` for a served model, else ``FILE`` alone."""
+    files: dict[str, Path] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if sep and name.strip() in models:
+            files[name.strip()] = Path(path.strip())
+        elif len(models) == 1:
+            files[models[0]] = Path(item.strip())
+        else:
+            raise ValueError(
+                f"--calibration {item!r}: with several models served, write MODEL=FILE "
+                f"(one of {', '.join(models)})"
+            )
+    for file in files.values():
+        if not file.is_file():
+            raise ValueError(f"--calibration: {file} is not a file")
+    return files
 
 
 def _parse_alias(item: str) -> tuple[str, str]:

@@ -213,6 +213,10 @@ class ModelCard(BaseModel):
     precision: str
     device: str
     revision: str
+    score: str = Field(
+        description="What relevance_score is: the model's activation (sigmoid, softmax, "
+        "identity) or a calibrated probability (calibrated:platt, calibrated:isotonic)."
+    )
 
 
 class ModelList(BaseModel):

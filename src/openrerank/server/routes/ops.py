@@ -61,4 +61,5 @@ def _card(entry: CatalogEntry, default: bool) -> ModelCard:
         precision=info.precision,
         device=info.device,
         revision=info.revision,
+        score=f"calibrated:{info.calibration}" if info.calibration else info.activation,
     )
