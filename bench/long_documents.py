@@ -54,12 +54,12 @@ from openrerank.bench.longdocs import (  # noqa: E402
     PassageGroups,
     build_passage_groups,
     build_top_k_set,
-    paired_sign_flip_p,
     relevant_part_positions,
 )
 from openrerank.config import ChunkingConfig  # noqa: E402
 from openrerank.eval.datasets import BeirDataset, load_beir  # noqa: E402
 from openrerank.eval.measures import evaluate, ranking_to_run  # noqa: E402
+from openrerank.eval.stats import paired_sign_flip_p  # noqa: E402
 
 DEFAULT_MODEL = "openrerank/minilm-l6-scifact-ce"
 MEASURES = ("nDCG@10", "RR@10")

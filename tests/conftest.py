@@ -74,3 +74,23 @@ def tiny_model_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[...
 def tiny_model_dir(tiny_model_factory: Callable[..., Path]) -> Path:
     """A tiny random BERT cross-encoder (one logit) with a WordPiece tokenizer."""
     return tiny_model_factory("bert")
+
+
+@pytest.fixture(scope="session")
+def published_model_figures(reference_model_dir: Path) -> dict[str, dict[str, float]]:
+    """The reference model README's evaluation table: row label -> column -> figure.
+
+    Rows are keyed ``"bm25"`` (the shared BM25 order) and ``"model"`` (the reference
+    cross-encoder); columns by their header, e.g. ``"DL19 MRR(rel>=2)@10"``.
+    """
+    readme = reference_model_dir.parents[2] / "README.md"
+    lines = readme.read_text(encoding="utf-8").splitlines()
+    header = next(line for line in lines if line.startswith("| system |"))
+    columns = [cell.strip() for cell in header.strip("|").split("|")][1:]
+    rows = {"bm25": "| BM25 order", "model": "| **this model**"}
+    figures: dict[str, dict[str, float]] = {}
+    for key, prefix in rows.items():
+        row = next(line for line in lines if line.startswith(prefix))
+        cells = [cell.strip().strip("*") for cell in row.strip("|").split("|")][1:]
+        figures[key] = {c: float(v) for c, v in zip(columns, cells, strict=True)}
+    return figures

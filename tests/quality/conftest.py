@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -17,11 +16,6 @@ def scifact(scifact_dir: Path) -> BeirDataset:
 
 
 @pytest.fixture(scope="session")
-def published_scifact_ndcg(reference_model_dir: Path) -> float:
+def published_scifact_ndcg(published_model_figures: dict[str, dict[str, float]]) -> float:
     """nDCG@10 of the reference model on SciFact, as its hf-cache README reports it."""
-    readme = reference_model_dir.parents[2] / "README.md"
-    lines = readme.read_text().splitlines()
-    row = next(line for line in lines if line.startswith("| **this model**"))
-    match = re.search(r"\|\s*([01]\.\d{4})\s*\|", row)
-    assert match, f"no nDCG@10 figure in the README row {row!r}"
-    return float(match.group(1))
+    return published_model_figures["model"]["SciFact nDCG@10"]

@@ -18,8 +18,9 @@ judgment counts as 0, the usual trec_eval convention).
   is the maximum grade of its passages, so its relevant text may sit in any part of it,
   not mostly at the start as it would if passages were grouped in BM25 order.
 
-`paired_sign_flip_p` tests whether two systems' per-query figures differ by more than
-chance, since a few dozen queries can move a mean by a point or two on their own.
+`openrerank.eval.stats.paired_sign_flip_p` tests whether two systems' per-query figures
+differ by more than chance, since a few dozen queries can move a mean by a point or two on
+their own.
 
 Example:
     >>> from pathlib import Path
@@ -37,8 +38,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-
-import numpy as np
 
 from openrerank.eval.datasets import BeirDataset, Document
 
@@ -203,30 +202,6 @@ def relevant_part_positions(groups: PassageGroups, *, min_grade: int = 1) -> Cou
                 grades = [judged.get(p, 0) for p in groups.parts[doc_id]]
                 positions[grades.index(grade)] += 1
     return positions
-
-
-def paired_sign_flip_p(
-    differences: Sequence[float], *, rounds: int = 10_000, seed: int = 0
-) -> float:
-    """Two-sided p-value that per-query differences average to zero (sign-flip test).
-
-    Under the null hypothesis each query's difference is as likely to have the other
-    sign, so the signs are flipped at random ``rounds`` times and the p-value is the
-    share of flips whose mean is at least as far from 0 as the observed one (counting
-    the observed one, so it is never 0). Deterministic for a given ``seed``.
-
-    Raises:
-        ValueError: If ``differences`` is empty or ``rounds`` is below 1.
-    """
-    _require_positive(rounds=rounds)
-    values = np.asarray(differences, dtype=np.float64)
-    if values.size == 0:
-        raise ValueError("no differences to test")
-    signs = np.random.default_rng(seed).choice((-1.0, 1.0), size=(rounds, values.size))
-    flipped = np.abs((signs * values).mean(axis=1))
-    observed = abs(float(values.mean()))
-    extreme = int(np.count_nonzero(flipped >= observed - 1e-12))
-    return (extreme + 1) / (rounds + 1)
 
 
 def _query_groups(

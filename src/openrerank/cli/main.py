@@ -17,6 +17,7 @@ from openrerank import __version__
 from openrerank.cli.bench import bench
 from openrerank.cli.choices import AUTO, FP32, BackendChoice, PrecisionChoice
 from openrerank.cli.documents import DocumentFileError, parse_documents
+from openrerank.cli.evaluate import calibrate, evaluate
 from openrerank.cli.serve import serve
 from openrerank.config import DEFAULT_MODEL, EngineConfig, ModelConfig
 from openrerank.errors import InvalidInputError, RerankError
@@ -149,6 +150,8 @@ def _print(results: list[RankResult], output: OutputFormat) -> None:
 
 
 app.command()(serve)
+app.command("eval")(evaluate)
+app.command()(calibrate)
 app.command()(bench)
 
 

@@ -8,9 +8,12 @@ The layout (described in ``../shared/data/README.md``)::
     <folder>/run/<run>.tsv            header "query-id<TAB>doc-id<TAB>rank", rank 1 = best
 
 Any of these files may instead be gzip-compressed with a ``.gz`` suffix (the XQuAD-R
-runs are). Nothing is ever downloaded. Ids are kept as strings, because some look
-numeric. Missing files and malformed lines raise `DatasetError`, whose message names
-the file and, for a bad line, its 1-based line number.
+runs are). A run file given on its own may also be in TREC format (`read_trec_run`);
+`load_run` tells the two apart, and `with_candidates` attaches such a run, or the
+built-in BM25's candidates, to a collection loaded with ``run=None``. Nothing is ever
+downloaded. Ids are kept as strings, because some look numeric. Missing files and
+malformed lines raise `DatasetError`, whose message names the file and, for a bad line,
+its 1-based line number.
 
 Example:
     >>> from pathlib import Path
@@ -21,10 +24,12 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import logging
-from collections.abc import Iterator, Mapping
+import math
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -34,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 QRELS_HEADER = ("query-id", "corpus-id", "score")
 RUN_HEADER = ("query-id", "doc-id", "rank")
+TREC_RUN_FIELDS = ("query-id", "Q0", "doc-id", "rank", "score", "tag")
 
 
 class DatasetError(ValueError):
@@ -102,14 +108,16 @@ class BeirDataset:
         return [self.document_text(doc_id) for doc_id in self.candidates.get(query_id, ())]
 
 
-def load_beir(path: Path, *, split: str = "test", run: str = "bm25_top100") -> BeirDataset:
+def load_beir(path: Path, *, split: str = "test", run: str | None = "bm25_top100") -> BeirDataset:
     """Read a BEIR-layout folder.
 
     Args:
         path: The collection folder (holding ``corpus.jsonl``, ``queries.jsonl``,
-            ``qrels/`` and ``run/``).
+            ``qrels/`` and, unless ``run`` is ``None``, ``run/``).
         split: The qrels file to read, ``qrels/<split>.tsv``.
-        run: The candidate list to read, ``run/<run>.tsv`` or ``run/<run>.tsv.gz``.
+        run: The candidate list to read, ``run/<run>.tsv`` or ``run/<run>.tsv.gz``;
+            ``None`` reads none (``candidates`` is empty), for candidates made later by
+            the built-in BM25 or read from a run file (see `with_candidates`).
 
     Returns:
         The collection, with every candidate checked against the corpus and queries.
@@ -124,9 +132,11 @@ def load_beir(path: Path, *, split: str = "test", run: str = "bm25_top100") -> B
     corpus = read_corpus(_locate(root / "corpus.jsonl"))
     queries = read_queries(_locate(root / "queries.jsonl"))
     qrels = read_qrels(_locate(root / "qrels" / f"{split}.tsv"))
-    run_path = _locate(root / "run" / f"{run}.tsv")
-    candidates = read_run(run_path)
-    _check_candidates(run_path, candidates, corpus, queries)
+    candidates: dict[str, tuple[str, ...]] = {}
+    if run is not None:
+        run_path = _locate(root / "run" / f"{run}.tsv")
+        candidates = read_run(run_path)
+        _check_candidates(run_path, candidates, corpus, queries)
     logger.debug(
         "loaded %s: %d documents, %d queries, %d judged queries, %d queries with candidates",
         root,
@@ -141,6 +151,77 @@ def load_beir(path: Path, *, split: str = "test", run: str = "bm25_top100") -> B
         queries=MappingProxyType(queries),
         qrels=MappingProxyType({q: MappingProxyType(docs) for q, docs in qrels.items()}),
         candidates=MappingProxyType(candidates),
+    )
+
+
+def with_candidates(
+    dataset: BeirDataset,
+    candidates: Mapping[str, Sequence[str]],
+    *,
+    source: str | Path = "candidates",
+) -> BeirDataset:
+    """Return a copy of a collection whose candidates are replaced by ``candidates``.
+
+    The input dataset is unchanged. Queries with an empty list get no entry, as in
+    `load_beir`.
+
+    Args:
+        dataset: The collection, e.g. from ``load_beir(path, run=None)``.
+        candidates: Query id to document ids, best first (from `load_run` or the
+            built-in BM25).
+        source: Where the candidates came from; it starts error messages (a run file's
+            path, say).
+
+    Returns:
+        A new frozen `BeirDataset` with read-only candidates.
+
+    Raises:
+        DatasetError: If a list repeats a document, or names a query or document the
+            collection lacks.
+    """
+    checked = {q: tuple(doc_ids) for q, doc_ids in candidates.items() if len(doc_ids) > 0}
+    for query_id, doc_ids in checked.items():
+        repeated = _first_repeated(doc_ids)
+        if repeated is not None:
+            raise DatasetError(f"{source}: repeated candidate {repeated!r} for query {query_id!r}")
+    _check_candidates(source, checked, dataset.corpus, dataset.queries)
+    return dataclasses.replace(dataset, candidates=MappingProxyType(checked))
+
+
+def load_run(path: str | Path) -> dict[str, tuple[str, ...]]:
+    """Read a run file in either supported format, told apart by its first line.
+
+    A first line that is the header ``query-id<TAB>doc-id<TAB>rank`` means the TSV format
+    (`read_run`); a first line of 6 whitespace-separated fields means TREC format
+    (`read_trec_run`). A ``.gz`` file is decompressed.
+
+    Args:
+        path: The run file.
+
+    Returns:
+        Query id to document ids, best first.
+
+    Raises:
+        DatasetError: If the file is missing, empty, in neither format, or malformed.
+    """
+    path = Path(path)
+    lines = _lines(path)
+    try:
+        first = next(lines, None)
+    finally:
+        lines.close()
+    if first is None:
+        raise DatasetError(f"{path}: empty file (expected a TSV or TREC run)")
+    lineno, line = first
+    if tuple(field.strip() for field in line.split("\t")) == RUN_HEADER:
+        return read_run(path)
+    if len(line.split()) == len(TREC_RUN_FIELDS):
+        return read_trec_run(path)
+    tsv_header = "\t".join(RUN_HEADER)
+    raise DatasetError(
+        f"{path}:{lineno}: not a run file: expected the header {tsv_header!r} "
+        f"(TSV) or {len(TREC_RUN_FIELDS)} whitespace-separated fields "
+        f"({' '.join(TREC_RUN_FIELDS)}; TREC), got {line!r}"
     )
 
 
@@ -213,6 +294,38 @@ def read_run(path: Path) -> dict[str, tuple[str, ...]]:
     return {q: tuple(by_rank[r] for r in sorted(by_rank)) for q, by_rank in ranked.items()}
 
 
+def read_trec_run(path: Path) -> dict[str, tuple[str, ...]]:
+    """Read a TREC run (``qid Q0 docid rank score tag`` per line) into ranked document ids.
+
+    Fields are separated by any whitespace. Each query's documents are ordered by rank,
+    then by descending score, then by line order; ranks need not be unique or start
+    at 1, and the second and last fields are not checked.
+
+    Raises:
+        DatasetError: On a missing file, a line without exactly 6 fields, a rank that is
+            not an integer >= 0, a score that is not a finite number, or a document
+            repeated within a query.
+    """
+    entries: dict[str, list[tuple[int, float, int, str]]] = {}
+    seen: set[tuple[str, str]] = set()
+    for lineno, line in _lines(path):
+        fields = line.split()
+        if len(fields) != len(TREC_RUN_FIELDS):
+            raise DatasetError(
+                f"{path}:{lineno}: expected {len(TREC_RUN_FIELDS)} whitespace-separated "
+                f"fields ({' '.join(TREC_RUN_FIELDS)}), got {line!r}"
+            )
+        query_id, _, doc_id, rank_text, score_text, _ = fields
+        rank = _parse_int(rank_text, path, lineno, "rank")
+        if rank < 0:
+            raise DatasetError(f"{path}:{lineno}: rank must be >= 0, got {rank}")
+        score = _parse_score(score_text, path, lineno)
+        _reject_duplicate((query_id, doc_id) in seen, path, lineno, f"candidate {doc_id!r}")
+        seen.add((query_id, doc_id))
+        entries.setdefault(query_id, []).append((rank, -score, lineno, doc_id))
+    return {q: tuple(entry[3] for entry in sorted(ranked)) for q, ranked in entries.items()}
+
+
 def _locate(path: Path) -> Path:
     """Return ``path``, or its ``.gz`` sibling when only that exists."""
     if path.is_file():
@@ -229,7 +342,7 @@ def _open_text(path: Path) -> IO[str]:
     return path.open(encoding="utf-8", newline="")
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
+def _lines(path: Path) -> Generator[tuple[int, str], None, None]:
     """Yield (1-based line number, line without its line ending), skipping blank lines."""
     try:
         with _open_text(path) as handle:
@@ -295,13 +408,32 @@ def _parse_int(text: str, path: Path, lineno: int, what: str) -> int:
         raise DatasetError(f"{path}:{lineno}: {what} must be an integer, got {text!r}") from exc
 
 
+def _parse_score(text: str, path: Path, lineno: int) -> float:
+    try:
+        score = float(text)
+    except ValueError as exc:
+        raise DatasetError(f"{path}:{lineno}: score must be a number, got {text!r}") from exc
+    if not math.isfinite(score):
+        raise DatasetError(f"{path}:{lineno}: score must be finite, got {text!r}")
+    return score
+
+
 def _reject_duplicate(duplicate: bool, path: Path, lineno: int, what: str) -> None:
     if duplicate:
         raise DatasetError(f"{path}:{lineno}: repeated {what}")
 
 
+def _first_repeated(doc_ids: Sequence[str]) -> str | None:
+    seen: set[str] = set()
+    for doc_id in doc_ids:
+        if doc_id in seen:
+            return doc_id
+        seen.add(doc_id)
+    return None
+
+
 def _check_candidates(
-    run_path: Path,
+    run_path: str | Path,
     candidates: Mapping[str, tuple[str, ...]],
     corpus: Mapping[str, Document],
     queries: Mapping[str, str],

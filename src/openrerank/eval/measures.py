@@ -74,6 +74,27 @@ def evaluate(
     return {name: float(results[measure]) for name, measure in resolved.items()}
 
 
+def per_query(
+    qrels: Qrels, run_scores: RunScores, measure: str, *, rel: int = 1
+) -> dict[str, float]:
+    """One measure for every judged query (0 for a judged query missing from the run).
+
+    Same semantics as `evaluate`, whose mean over these values it equals.
+
+    Raises:
+        ValueError: As `evaluate`.
+    """
+    if not qrels:
+        raise ValueError("qrels is empty: there is nothing to evaluate against")
+    parsed = _resolve_measures((measure,), rel=rel)[measure]
+    run = _run_to_dict(run_scores)
+    judged = {query_id: dict(docs) for query_id, docs in qrels.items()}
+    values = dict.fromkeys(judged, 0.0)
+    for metric in ir_measures.iter_calc([parsed], judged, run):
+        values[metric.query_id] = float(metric.value)
+    return values
+
+
 def _resolve_measures(measures: Sequence[str], *, rel: int = 1) -> dict[str, Any]:
     """Parse measure names and apply the relevance threshold ``rel`` where it applies.
 

@@ -17,7 +17,6 @@ from openrerank.bench.longdocs import (
     group_grade,
     group_id,
     group_passages,
-    paired_sign_flip_p,
     passage_order,
     relevant_part_positions,
     select_queries,
@@ -237,23 +236,3 @@ def test_top_k_set_keeps_the_whole_official_qrels_of_kept_queries(passages: Beir
 def test_top_k_set_rejects_a_bad_top_k(passages: BeirDataset) -> None:
     with pytest.raises(ValueError, match="top_k"):
         build_top_k_set(passages, top_k=0)
-
-
-def test_sign_flip_p_is_one_when_nothing_differs() -> None:
-    assert paired_sign_flip_p([0.0, 0.0, 0.0]) == 1.0
-
-
-def test_sign_flip_p_is_small_for_a_consistent_gain_and_large_for_a_mixed_one() -> None:
-    assert paired_sign_flip_p([0.1] * 20) < 0.001
-    assert paired_sign_flip_p([0.1, -0.1] * 10) == 1.0
-    assert paired_sign_flip_p([0.3, -0.1, 0.05, -0.2, 0.1, 0.0]) > 0.5
-
-
-def test_sign_flip_p_is_deterministic_for_a_seed_and_checks_its_input() -> None:
-    differences = [0.2, -0.1, 0.3, 0.05, -0.02]
-
-    assert paired_sign_flip_p(differences) == paired_sign_flip_p(differences)
-    with pytest.raises(ValueError, match="no differences"):
-        paired_sign_flip_p([])
-    with pytest.raises(ValueError, match="rounds"):
-        paired_sign_flip_p([0.1], rounds=0)

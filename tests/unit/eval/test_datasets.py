@@ -10,7 +10,16 @@ from typing import Any
 
 import pytest
 
-from openrerank.eval.datasets import BeirDataset, DatasetError, Document, load_beir
+from openrerank.eval.datasets import (
+    BeirDataset,
+    DatasetError,
+    Document,
+    load_beir,
+    load_run,
+    read_run,
+    read_trec_run,
+    with_candidates,
+)
 
 CORPUS: list[dict[str, Any]] = [
     {"_id": "007", "title": "Zinc", "text": "Zinc helps wounds heal."},
@@ -244,3 +253,184 @@ def test_load_beir_reads_other_split_and_run_names(beir_dir: Path) -> None:
 
     assert {q: dict(d) for q, d in dataset.qrels.items()} == {"1": {"d3": 1}}
     assert dict(dataset.candidates) == {"02": ("d3",)}
+
+
+TREC_RUN = (
+    "1 Q0 12 2 3.5 bm25\n1 Q0 007 1 7.25 bm25\n02\tQ0\t12\t1\t1.0\tbm25\n1 Q0 d3 2 4.0 bm25\n"
+)
+
+
+def write_gzip(path: Path, text: str) -> Path:
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write(text)
+    return path
+
+
+def test_read_trec_run_orders_by_rank_then_descending_score(tmp_path: Path) -> None:
+    path = tmp_path / "run.trec"
+    path.write_text(TREC_RUN, encoding="utf-8")
+
+    assert read_trec_run(path) == {"1": ("007", "d3", "12"), "02": ("12",)}
+
+
+def test_read_trec_run_equal_rank_and_score_keep_file_order(tmp_path: Path) -> None:
+    path = tmp_path / "run.trec"
+    path.write_text("q Q0 b 0 1.0 t\nq Q0 a 0 1.0 t\n\nq Q0 c 0 2 t\n", encoding="utf-8")
+
+    assert read_trec_run(path) == {"q": ("c", "b", "a")}
+
+
+def test_read_trec_run_reads_gzip(tmp_path: Path) -> None:
+    path = write_gzip(tmp_path / "run.trec.gz", TREC_RUN)
+
+    assert read_trec_run(path)["1"] == ("007", "d3", "12")
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ("1 Q0 007 1 7.25\n", "run.trec:1: expected 6 whitespace-separated fields"),
+        ("1 Q0 007 1 7.25 a b\n", "run.trec:1: expected 6 whitespace-separated fields"),
+        ("1 Q0 007 1 7 t\n1 Q0 12 two 3 t\n", "run.trec:2: rank must be an integer"),
+        ("1 Q0 007 -1 7 t\n", "run.trec:1: rank must be >= 0, got -1"),
+        ("1 Q0 007 1 high t\n", "run.trec:1: score must be a number, got 'high'"),
+        ("1 Q0 007 1 nan t\n", "run.trec:1: score must be finite, got 'nan'"),
+        ("1 Q0 007 1 7 t\n1 Q0 007 2 6 t\n", "run.trec:2: repeated candidate '007'"),
+    ],
+)
+def test_read_trec_run_malformed_line_names_file_and_line(
+    tmp_path: Path, lines: str, message: str
+) -> None:
+    path = tmp_path / "run.trec"
+    path.write_text(lines, encoding="utf-8")
+
+    with pytest.raises(DatasetError, match=message) as caught:
+        read_trec_run(path)
+    assert str(caught.value).startswith(f"{path}:")
+
+
+def test_read_trec_run_missing_file_raises(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="file not found"):
+        read_trec_run(tmp_path / "absent.trec")
+
+
+@pytest.mark.parametrize("name", ["run.tsv", "run.tsv.gz"])
+def test_load_run_detects_tsv_by_its_header(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        write_gzip(path, RUN)
+    else:
+        path.write_text(RUN, encoding="utf-8")
+
+    assert load_run(path) == read_run(path) == {"1": ("007", "12", "d3"), "02": ("12",)}
+
+
+@pytest.mark.parametrize("name", ["run.trec", "run.txt.gz"])
+def test_load_run_detects_trec_by_its_six_fields(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        write_gzip(path, "\n" + TREC_RUN)
+    else:
+        path.write_text(TREC_RUN, encoding="utf-8")
+
+    assert load_run(path) == read_trec_run(path) == {"1": ("007", "d3", "12"), "02": ("12",)}
+
+
+def test_load_run_accepts_a_string_path(tmp_path: Path) -> None:
+    path = tmp_path / "run.trec"
+    path.write_text(TREC_RUN, encoding="utf-8")
+
+    assert load_run(str(path)) == read_trec_run(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "empty file"),
+        ("\n\n", "empty file"),
+        ("1\t007\t1\n", ":1: not a run file"),
+        ("query-id\tcorpus-id\tscore\n", ":1: not a run file"),
+        ("1 Q0 007 1 7.25\n", ":1: not a run file"),
+    ],
+)
+def test_load_run_unknown_format_raises(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "run.txt"
+    path.write_text(content, encoding="utf-8")
+
+    with pytest.raises(DatasetError, match=message) as caught:
+        load_run(path)
+    assert str(caught.value).startswith(str(path))
+
+
+def test_load_run_malformed_trec_body_raises_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "run.trec"
+    path.write_text(TREC_RUN + "1 Q0 x\n", encoding="utf-8")
+
+    with pytest.raises(DatasetError, match=r"run\.trec:5: expected 6"):
+        load_run(path)
+
+
+def test_load_run_missing_file_raises(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="file not found"):
+        load_run(tmp_path / "absent.tsv")
+
+
+def test_load_beir_without_run_needs_no_run_folder(beir_dir: Path) -> None:
+    (beir_dir / "run" / "bm25_top100.tsv").unlink()
+    (beir_dir / "run").rmdir()
+
+    dataset = load_beir(beir_dir, run=None)
+
+    assert dict(dataset.candidates) == {}
+    assert dataset.candidate_texts("1") == []
+    assert len(dataset.corpus) == 3
+
+
+def test_with_candidates_returns_a_new_checked_read_only_dataset(beir_dir: Path) -> None:
+    dataset = load_beir(beir_dir, run=None)
+
+    updated = with_candidates(dataset, {"1": ["d3", "007"], "02": ()})
+
+    assert dict(updated.candidates) == {"1": ("d3", "007")}
+    assert updated.candidate_texts("1") == [
+        "Copper Copper conducts.",
+        "Zinc Zinc helps wounds heal.",
+    ]
+    assert dict(dataset.candidates) == {}
+    assert updated.corpus is dataset.corpus
+    assert updated.qrels is dataset.qrels
+    with pytest.raises(TypeError):
+        updated.candidates["02"] = ("12",)  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        updated.candidates = {}  # type: ignore[misc]
+
+
+def test_with_candidates_replaces_the_loaded_run(beir_dir: Path) -> None:
+    dataset = load_beir(beir_dir)
+
+    assert dict(with_candidates(dataset, {"02": ("d3",)}).candidates) == {"02": ("d3",)}
+
+
+@pytest.mark.parametrize(
+    ("candidates", "message"),
+    [
+        ({"99": ("007",)}, "my.run: 1 query ids are not in queries.jsonl (first: '99')"),
+        ({"1": ("007", "ghost")}, "my.run: candidate 'ghost' of query '1' is not in corpus.jsonl"),
+        ({"1": ("007", "12", "007")}, "my.run: repeated candidate '007' for query '1'"),
+    ],
+)
+def test_with_candidates_rejects_unknown_or_repeated_ids(
+    beir_dir: Path, candidates: dict[str, tuple[str, ...]], message: str
+) -> None:
+    dataset = load_beir(beir_dir, run=None)
+
+    with pytest.raises(DatasetError) as caught:
+        with_candidates(dataset, candidates, source="my.run")
+    assert str(caught.value) == message
+
+
+def test_with_candidates_default_source_names_the_candidates(beir_dir: Path) -> None:
+    dataset = load_beir(beir_dir, run=None)
+
+    with pytest.raises(DatasetError, match=r"^candidates: candidate 'ghost'"):
+        with_candidates(dataset, {"1": ("ghost",)})
