@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from server_process import ENTRY_POINT, ServerProcess, server_env
 from typer.testing import CliRunner
 
 from conftest import REFERENCE_MODEL
+from e2e.server_process import ENTRY_POINT, ServerProcess, server_env
 from openrerank import Reranker
 from openrerank.bench.process import free_port
 from openrerank.cli.main import app

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_process import ServerProcess, server_env
 from typer.testing import CliRunner
 
 from conftest import REFERENCE_MODEL, require_shared
+from e2e.server_process import ServerProcess, server_env
 from openrerank.cli.main import app
 from openrerank.eval.datasets import load_beir, load_run
 from openrerank.eval.measures import evaluate, per_query, ranking_to_run

@@ -74,6 +74,8 @@ class RemoteScorer:
         api_key: a bearer key, when the server requires one.
         timeout_s: seconds to wait for one response.
         max_chunks_per_doc: sent through v1 ``/v1/rerank`` when set (v2 has no such field).
+        transport: the HTTP transport; ``None`` = the network (tests pass an
+            ``httpx.MockTransport``).
     """
 
     def __init__(
@@ -84,9 +86,12 @@ class RemoteScorer:
         api_key: str | None = None,
         timeout_s: float = 300.0,
         max_chunks_per_doc: int | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout_s)
+        self._client = httpx.Client(
+            base_url=url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport
+        )
         self._url, self._model, self._chunks = url, model, max_chunks_per_doc
 
     @property
