@@ -198,7 +198,12 @@ def calibrate(  # noqa: PLR0913 - each flag is one documented option
             info = reranker.info
             scorer = LibraryScorer(reranker, **options)
             reranked = _rerank(task, scorer, 1, quiet=json_output)
-        facts = {"model": info.name, "revision": info.revision, "backend": info.backend}
+        facts = {
+            "model": info.name,
+            "revision": info.revision,
+            "backend": info.backend,
+            "max_chunks_per_doc": max_chunks_per_doc,
+        }
         fitted = fit_on_run(task, reranked, held_out=held_out, seed=seed, facts=facts)
         calibration = _with_model(fitted.calibration, info.name, info.revision)
         calibration.save(out)
@@ -269,7 +274,8 @@ def _rerank(task: EvalTask, scorer: Scorer, concurrency: int, *, quiet: bool) ->
         TimeRemainingColumn(),
     )
     console = Console(stderr=True)
-    with Progress(*columns, console=console, disable=quiet, transient=True) as progress:
+    hidden = quiet or not console.is_terminal
+    with Progress(*columns, console=console, disable=hidden, transient=True) as progress:
         bar = progress.add_task(task.dataset.path.name, total=task.pairs)
         advance: Callable[[int], None] = lambda n: progress.advance(bar, n)  # noqa: E731
         return rerank_task(task, scorer, concurrency=concurrency, progress=advance)
