@@ -43,6 +43,9 @@ import Stemmer
 from openrerank.eval.datasets import BeirDataset
 
 logger = logging.getLogger(__name__)
+# bm25s pins its own logger at DEBUG on import, which prints its progress notes whatever
+# the application's level; let it follow the application's logging configuration again.
+logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = (
     "ar",
