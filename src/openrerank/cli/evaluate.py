@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -306,9 +307,7 @@ def _reliability(
 
 
 def _with_model(calibration: Calibration, name: str, revision: str) -> Calibration:
-    data = calibration.to_dict()
-    data.update(model=name, revision=revision)
-    return Calibration.from_dict(data)
+    return dataclasses.replace(calibration, model=name, revision=revision)
 
 
 def _print_report(report: EvalReport, scores: dict[str, Any]) -> None:
