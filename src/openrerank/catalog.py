@@ -74,6 +74,12 @@ class ModelCatalog:
         """Every model is loaded and its worker alive."""
         return all(service.ready for service in self._services.values())
 
+    async def check(self) -> bool:
+        """:attr:`ready`, after probing any model that repeated failures marked not
+        ready (see :meth:`RerankService.check`)."""
+        results = await asyncio.gather(*(s.check() for s in self._services.values()))
+        return all(results)
+
     def resolve(self, name: str | None) -> tuple[str, RerankService]:
         """The served name and service for a requested model (``None`` = the default).
 

@@ -150,6 +150,12 @@ class EngineConfig:
         max_queued_pairs: pairs admitted at once (running or waiting); beyond it a
             request is refused with :class:`~openrerank.errors.OverloadedError` at once
             instead of queueing without bound. Must allow one full request.
+        max_queue_wait_s: a request is refused with
+            :class:`~openrerank.errors.OverloadedError` (429) when the pairs already
+            admitted would take longer than this to run at the measured throughput, so
+            that beyond capacity clients hear "retry later" within milliseconds instead
+            of waiting minutes; ``None`` = only ``max_queued_pairs`` bounds the queue.
+            Lower it for interactive search, raise it for batch jobs.
         score_cache_size: logits of this many recent (query, window) pairs are kept and
             reused when the same pair comes again (0 = off); about 100 bytes each.
         tokenizer_threads: threads that tokenize requests off the event loop.
@@ -162,6 +168,7 @@ class EngineConfig:
     max_query_chars: int = 20_000
     max_document_chars: int = 200_000
     max_queued_pairs: int = 40_000
+    max_queue_wait_s: float | None = 10.0
     score_cache_size: int = 0
     tokenizer_threads: int = 1
 
@@ -171,6 +178,8 @@ class EngineConfig:
             raise ValueError(
                 "document, character and thread limits must be >= 1, the cache size >= 0"
             )
+        if self.max_queue_wait_s is not None and not self.max_queue_wait_s > 0:
+            raise ValueError(f"max_queue_wait_s must be > 0, got {self.max_queue_wait_s}")
         if self.max_queued_pairs < self.max_documents:
             raise ValueError(
                 f"max_queued_pairs ({self.max_queued_pairs}) must be >= max_documents "
@@ -199,11 +208,14 @@ class HttpConfig:
         metrics_public: serve ``/metrics`` without a key even when keys are set.
         max_request_bytes: bodies above this are refused (413) before parsing; 10,000
             documents of 2 KB each need about 20 MB.
+        cors_origins: browser origins allowed to call the API (``*`` = any); empty =
+            no CORS headers at all, so browsers refuse cross-origin calls.
     """
 
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     metrics_public: bool = False
     max_request_bytes: int = 64 * 1024 * 1024
+    cors_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.max_request_bytes < 1:
@@ -225,6 +237,9 @@ class ServerConfig:
         port: the TCP port (0 = any free port).
         http: authentication and request limits.
         log_level: level of the ``openrerank`` and ``uvicorn`` loggers.
+        shutdown_grace_s: on SIGTERM, requests in flight get this long to finish while
+            new ones are refused with 503; then the process exits 0. Set it below your
+            orchestrator's kill timeout (Kubernetes: 30 s) and above your slowest request.
     """
 
     models: tuple[EngineConfig, ...]
@@ -234,8 +249,11 @@ class ServerConfig:
     port: int = 8000
     http: HttpConfig = field(default_factory=HttpConfig)
     log_level: str = "info"
+    shutdown_grace_s: float = 25.0
 
     def __post_init__(self) -> None:
+        if self.shutdown_grace_s < 0:
+            raise ValueError(f"shutdown_grace_s must be >= 0, got {self.shutdown_grace_s}")
         if not self.models:
             raise ValueError("serve at least one model")
         if not 0 <= self.port <= 65_535:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -60,6 +62,10 @@ from openrerank.validation import (
 
 logger = logging.getLogger(__name__)
 
+PROBE_TEXT = "readiness probe"
+PROBE_INTERVAL_S = 1.0
+PROBE_TIMEOUT_S = 10.0
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -88,6 +94,8 @@ class ServiceStats:
     queued_pairs: int
     cache_hits: int = 0
     cache_misses: int = 0
+    dropped_pairs: int = 0
+    failed_batches: int = 0
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,8 @@ class RerankService:
         self._pool: ThreadPoolExecutor | None = None
         self._totals = Usage(0, 0, 0)
         self._requests = 0
+        self._last_probe = -math.inf
+        self._past_scheduler_counts = (0, 0)  # dropped pairs, failed batches before stop()
 
     async def start(self) -> None:
         """Resolve, read and load the model; idempotent."""
@@ -156,6 +166,7 @@ class RerankService:
             self.config.batching,
             pad_id=loaded.tokenizer.pad_id,
             max_queued_pairs=self.config.max_queued_pairs,
+            max_queue_wait_s=self.config.max_queue_wait_s,
             cache=PairCache(self.config.score_cache_size) if self.config.score_cache_size else None,
         )
         self._scheduler.start()
@@ -176,6 +187,10 @@ class RerankService:
         self._scheduler, self._pool = None, None
         if scheduler is not None:
             await scheduler.close()
+            self._past_scheduler_counts = (
+                self._past_scheduler_counts[0] + scheduler.dropped_pairs,
+                self._past_scheduler_counts[1] + scheduler.failed_batches,
+            )
         if pool is not None:
             pool.shutdown(wait=False)
 
@@ -193,13 +208,35 @@ class RerankService:
 
     @property
     def ready(self) -> bool:
-        """The model is loaded and its worker thread accepts work."""
-        return self._scheduler is not None and self._scheduler.alive
+        """The model is loaded, its worker thread accepts work, and its last batches
+        did not all fail (see :meth:`check`)."""
+        scheduler = self._scheduler
+        return scheduler is not None and scheduler.alive and scheduler.healthy
+
+    async def check(self) -> bool:
+        """:attr:`ready`, after probing a model marked unhealthy with one small pair.
+
+        Repeated batch failures mark the model not ready; a readiness check then runs
+        a probe (at most one per :data:`PROBE_INTERVAL_S`), and a probe that succeeds
+        makes it ready again, so a model that recovers does not stay out of rotation.
+        """
+        scheduler, loaded = self._scheduler, self._loaded
+        if scheduler is None or loaded is None or not scheduler.alive or scheduler.healthy:
+            return self.ready
+        now = time.monotonic()
+        if now - self._last_probe >= PROBE_INTERVAL_S:
+            self._last_probe = now
+            probe = loaded.tokenizer.encode(PROBE_TEXT, [PROBE_TEXT])
+            try:
+                await asyncio.wait_for(scheduler.probe(probe), PROBE_TIMEOUT_S)
+            except Exception:  # whatever the probe hit, it only means "not ready yet"
+                logger.warning("the readiness probe failed; the model stays not ready")
+        return self.ready
 
     @property
     def stats(self) -> ServiceStats:
         """A snapshot of the counters."""
-        totals, scheduler = self._totals, self._scheduler
+        totals, scheduler, past = self._totals, self._scheduler, self._past_scheduler_counts
         cache = scheduler.cache if scheduler else None
         return ServiceStats(
             self._requests,
@@ -209,6 +246,8 @@ class RerankService:
             scheduler.queued_pairs if scheduler else 0,
             cache.hits if cache else 0,
             cache.misses if cache else 0,
+            past[0] + (scheduler.dropped_pairs if scheduler else 0),
+            past[1] + (scheduler.failed_batches if scheduler else 0),
         )
 
     @property

@@ -404,6 +404,8 @@ def test_error_499_when_the_client_disconnects(build_app: BuildApp) -> None:
     assert served.metric(requests, route="/v2/rerank", status="200") == 1
     assert served.metric("openrerank_queue_pairs", model=MODEL) == 0
     assert served.metric("openrerank_documents_scored_total", model=MODEL) == 1
+    dropped = served.metric("openrerank_pairs_dropped_total", model=MODEL)
+    assert dropped == run.documents - run.batches_run
 
 
 # 500 -----------------------------------------------------------------------------------

@@ -173,15 +173,42 @@ def serve(  # noqa: PLR0913 - every flag is one documented setting
             "Saves the model's time on repeated pairs, costs ~100 bytes per pair.",
         ),
     ] = EngineConfig.score_cache_size,
+    max_queue_wait: Annotated[
+        float,
+        typer.Option(
+            envvar=_env("max_queue_wait"),
+            help="Seconds of queued work (at the measured throughput) beyond which new "
+            "requests get 429 + Retry-After at once; 0 = no limit. Lower fails fast under "
+            "overload, higher queues more for batch jobs.",
+        ),
+    ] = EngineConfig.max_queue_wait_s or 0.0,
     max_request_bytes: Annotated[
         int, typer.Option(envvar=_env("max_request_bytes"), help="Largest request body (413).")
     ] = HttpConfig.max_request_bytes,
-    trust_remote_code: Annotated[
-        bool,
+    cors_origin: Annotated[
+        list[str] | None,
         typer.Option(
-            envvar=_env("trust_remote_code"), help="Run code shipped with the models (unsafe)."
+            envvar=_env("cors_origin"),
+            help="Browser origin allowed to call the API (* = any); repeatable. "
+            "Default: none, no CORS headers.",
         ),
-    ] = False,
+    ] = None,
+    grace_period: Annotated[
+        float,
+        typer.Option(
+            envvar=_env("grace_period"),
+            help="On SIGTERM, seconds for requests in flight to finish while new ones get "
+            "503; then exit 0. Keep it under the orchestrator's kill timeout.",
+        ),
+    ] = ServerConfig.shutdown_grace_s,
+    trust_remote_code: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar=_env("trust_remote_code"),
+            help="MODEL: let this served model run Python code shipped with it (unsafe: "
+            "only for models you trust). Repeatable; off for every other model.",
+        ),
+    ] = None,
     print_config: Annotated[
         bool,
         typer.Option(
@@ -226,14 +253,19 @@ def server_config(params: Mapping[str, Any]) -> ServerConfig:
         "device": params["device"],
         "max_length": params["max_length"],
         "threads": params["threads"],
-        "trust_remote_code": params["trust_remote_code"],
     }
     names = params["model"] or [DEFAULT_MODEL]
+    trusted = _trusted(params["trust_remote_code"] or [], names)
     methods = _aggregations(params["aggregation"] or [], names)
     calibrations = _calibrations(params["calibration"] or [], names)
     engines = tuple(
         EngineConfig(
-            model=ModelConfig(name=name, calibration=calibrations.get(name), **model_options),
+            model=ModelConfig(
+                name=name,
+                calibration=calibrations.get(name),
+                trust_remote_code=name in trusted,
+                **model_options,
+            ),
             batching=BatchingConfig(max_batch_tokens=params["max_batch_tokens"]),
             chunking=ChunkingConfig(
                 aggregation=methods.get(name, "max"),
@@ -245,6 +277,7 @@ def server_config(params: Mapping[str, Any]) -> ServerConfig:
             max_query_chars=params["max_query_chars"],
             max_document_chars=params["max_document_chars"],
             max_queued_pairs=params["max_queued_pairs"],
+            max_queue_wait_s=params["max_queue_wait"] or None,
             score_cache_size=params["score_cache_size"],
         )
         for name in names
@@ -253,6 +286,7 @@ def server_config(params: Mapping[str, Any]) -> ServerConfig:
         api_keys=_api_keys(params["api_key"] or [], params["api_key_file"]),
         metrics_public=params["metrics_public"],
         max_request_bytes=params["max_request_bytes"],
+        cors_origins=tuple(params["cors_origin"] or ()),
     )
     return ServerConfig(
         models=engines,
@@ -261,6 +295,7 @@ def server_config(params: Mapping[str, Any]) -> ServerConfig:
         host=params["host"],
         port=params["port"],
         http=http,
+        shutdown_grace_s=params["grace_period"],
     )
 
 
@@ -303,6 +338,17 @@ def _calibrations(items: list[str], models: list[str]) -> dict[str, Path]:
         if not file.is_file():
             raise ValueError(f"--calibration: {file} is not a file")
     return files
+
+
+def _trusted(items: list[str], models: list[str]) -> set[str]:
+    """``--trust-remote-code`` values: served model names, each trusted on its own."""
+    unknown = [item for item in items if item not in models]
+    if unknown:
+        raise ValueError(
+            f"--trust-remote-code names {', '.join(unknown)}, not served here "
+            f"(served: {', '.join(models)})"
+        )
+    return set(items)
 
 
 def _parse_alias(item: str) -> tuple[str, str]:

@@ -5,8 +5,11 @@ batching task picks the most urgent pair (v2 ``priority``, then arrival), grows 
 around it from a bounded window of waiting pairs by length (see
 :func:`~openrerank.scheduling.policy.select_batch`), and collates the next batch while
 the current one runs on the model thread. Cancelled items are dropped before they reach
-the model; a failed batch fails exactly its own waiters and the loop keeps serving.
-Admission is bounded: beyond ``max_queued_pairs`` a request is refused at once.
+the model (and counted); a failed batch fails exactly its own waiters and the loop
+keeps serving, and after :data:`UNHEALTHY_AFTER_FAILED_BATCHES` failures in a row the
+scheduler reports itself unhealthy until a batch succeeds again. Admission is bounded:
+beyond ``max_queued_pairs``, or when the work queued ahead would take longer than
+``max_queue_wait_s`` to run at the measured throughput, a request is refused at once.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 WINDOW_PER_BATCH = 16
 RETRY_AFTER_BOUNDS_S = (1.0, 60.0)
+UNHEALTHY_AFTER_FAILED_BATCHES = 3
 _RATE_SMOOTHING = 0.2
 
 
@@ -53,6 +57,8 @@ class Scheduler:
         batching: the padded-token budget and size cap of a batch.
         pad_id: token id used for padding.
         max_queued_pairs: pairs admitted at once (waiting or running).
+        max_queue_wait_s: refuse a request when the pairs admitted ahead of it would
+            take longer than this to run at the measured throughput; ``None`` = no limit.
         cache: logits of pairs seen before, reused instead of recomputed; ``None`` = off.
     """
 
@@ -63,12 +69,17 @@ class Scheduler:
         *,
         pad_id: int,
         max_queued_pairs: int,
+        max_queue_wait_s: float | None = None,
         cache: PairCache | None = None,
     ) -> None:
         self.worker = worker
         self.cache = cache
         self.batching = batching
         self.max_queued_pairs = max_queued_pairs
+        self.max_queue_wait_s = max_queue_wait_s
+        self.dropped_pairs = 0
+        self.failed_batches = 0
+        self._failures_in_a_row = 0
         self._pad_id = pad_id
         self._window = WINDOW_PER_BATCH * batching.max_batch_size
         self._heap: list[WorkItem] = []
@@ -91,6 +102,11 @@ class Scheduler:
         return self._task is not None and not self._task.done() and self.worker.alive
 
     @property
+    def healthy(self) -> bool:
+        """Fewer than :data:`UNHEALTHY_AFTER_FAILED_BATCHES` batches failed in a row."""
+        return self._failures_in_a_row < UNHEALTHY_AFTER_FAILED_BATCHES
+
+    @property
     def queued_pairs(self) -> int:
         """Pairs admitted and not yet finished (queue depth)."""
         return self._admitted
@@ -107,6 +123,13 @@ class Scheduler:
             raise OverloadedError(
                 f"the server is busy ({self._admitted} pairs queued, limit "
                 f"{self.max_queued_pairs}); retry later",
+                retry_after_s=self._retry_after_s(),
+            )
+        wait_s = self._queue_wait_s()
+        if self.max_queue_wait_s is not None and wait_s > self.max_queue_wait_s:
+            raise OverloadedError(
+                f"the server is busy (the queued work takes about {wait_s:.1f} s, limit "
+                f"{self.max_queue_wait_s:g} s); retry later",
                 retry_after_s=self._retry_after_s(),
             )
         self._admitted += pairs
@@ -138,6 +161,17 @@ class Scheduler:
                 rows[index] = row
         return np.stack([row for row in rows if row is not None]).astype(np.float32, copy=False)
 
+    async def probe(self, pairs: Sequence[EncodedPair]) -> None:
+        """Run ``pairs`` through the model, never from the cache (a readiness probe).
+
+        Raises:
+            BackendError: the model failed on them.
+            EngineClosedError: the scheduler is stopping.
+        """
+        if self._closing or not self.alive:
+            raise EngineClosedError("the model is not running")
+        await self._compute(pairs, priority=0)
+
     async def _compute(self, pairs: Sequence[EncodedPair], priority: int) -> FloatArray:
         loop = asyncio.get_running_loop()
         items = [WorkItem(pair, loop.create_future(), priority, next(self._seq)) for pair in pairs]
@@ -157,6 +191,7 @@ class Scheduler:
         requests cannot hold memory beyond the admission bound."""
         live = [item for item in self._heap if item.waiting]
         if len(live) * 2 < len(self._heap):
+            self.dropped_pairs += len(self._heap) - len(live)
             heapq.heapify(live)
             self._heap = live
 
@@ -197,6 +232,8 @@ class Scheduler:
             item = heapq.heappop(self._heap)
             if item.waiting:
                 window.append(item)
+            else:
+                self.dropped_pairs += 1
         chosen = select_batch([item.n_tokens for item in window], self.batching)
         picked = set(chosen)
         for index, item in enumerate(window):
@@ -206,6 +243,7 @@ class Scheduler:
 
     def _collate(self, items: list[WorkItem]) -> Batch | None:
         live = [item for item in items if item.waiting]
+        self.dropped_pairs += len(items) - len(live)
         items[:] = live
         return collate([item.pair for item in live], self._pad_id) if live else None
 
@@ -218,17 +256,31 @@ class Scheduler:
         try:
             logits = await running.task
         except Exception as exc:
+            self._count_failure()
             _fail(items, exc if isinstance(exc, BackendError) else BackendError("a batch failed"))
             return
         if logits.shape[0] != len(items):
             message = f"the model returned {logits.shape[0]} rows for {len(items)} pairs"
             logger.error("%s; this is a bug", message)
+            self._count_failure()
             _fail(items, AssertionError(f"{message}; this is a bug"))
             return
+        if not self.healthy:
+            logger.warning("a batch succeeded again; the model is healthy")
+        self._failures_in_a_row = 0
         self._measure(len(items), time.perf_counter() - running.started)
         for row, item in enumerate(items):
             if item.waiting:
                 item.future.set_result(logits[row])
+
+    def _count_failure(self) -> None:
+        self.failed_batches += 1
+        self._failures_in_a_row += 1
+        if self._failures_in_a_row == UNHEALTHY_AFTER_FAILED_BATCHES:
+            logger.error(
+                "%d batches failed in a row; the model is marked not ready until one succeeds",
+                self._failures_in_a_row,
+            )
 
     def _measure(self, pairs: int, seconds: float) -> None:
         rate = pairs / max(seconds, 1e-6)
@@ -236,11 +288,13 @@ class Scheduler:
         smoothed = previous + _RATE_SMOOTHING * (rate - previous)
         self._pairs_per_s = rate if previous == 0 else smoothed
 
+    def _queue_wait_s(self) -> float:
+        """Seconds the admitted pairs take at the measured rate (0 before any batch)."""
+        return self._admitted / self._pairs_per_s if self._pairs_per_s > 0 else 0.0
+
     def _retry_after_s(self) -> float:
         low, high = RETRY_AFTER_BOUNDS_S
-        if self._pairs_per_s <= 0:
-            return low
-        return min(high, max(low, self._admitted / self._pairs_per_s))
+        return min(high, max(low, self._queue_wait_s()))
 
     def _fail_waiting(self, error: Exception) -> None:
         _fail(self._heap, error)

@@ -13,10 +13,12 @@ from typing import TypeGuard
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.middleware.cors import CORSMiddleware
 
 from openrerank import __version__
 from openrerank.catalog import ModelCatalog
 from openrerank.config import HttpConfig
+from openrerank.server.drain import Drain, DrainMiddleware
 from openrerank.server.errors import install_error_handlers
 from openrerank.server.metrics import ServerMetrics
 from openrerank.server.middleware import (
@@ -27,6 +29,8 @@ from openrerank.server.middleware import (
 from openrerank.server.routes import ops, rerank
 
 ROUTERS = (rerank.router, ops.router)
+CORS_HEADERS = ("Authorization", "Content-Type", "X-Request-Id", "X-Client-Name")
+CORS_EXPOSED = ("X-Request-Id", "Retry-After")
 DESCRIPTION = (
     "Self-hosted, Cohere-compatible reranking with open cross-encoders: Cohere v2 and v1 "
     "rerank, text-embeddings-inference rerank, models, health, readiness and metrics."
@@ -60,7 +64,8 @@ def create_app(catalog: ModelCatalog, http: HttpConfig | None = None) -> FastAPI
     metrics = ServerMetrics(catalog)
     app.state.catalog = catalog
     app.state.metrics = metrics
-    _add_middleware(app, http, metrics)
+    app.state.drain = Drain()
+    _add_middleware(app, http, metrics, app.state.drain)
     return app
 
 
@@ -68,12 +73,24 @@ def _is_api(route: object) -> TypeGuard[APIRoute]:
     return isinstance(route, APIRoute) and "{" not in route.path
 
 
-def _add_middleware(app: FastAPI, http: HttpConfig, metrics: ServerMetrics) -> None:
-    # Added innermost first: the request context wraps everything, then auth, then
-    # the body limit (so an unauthenticated client never makes us read its body).
+def _add_middleware(app: FastAPI, http: HttpConfig, metrics: ServerMetrics, drain: Drain) -> None:
+    # Added innermost first. From the outside in: the request context (ids, logs, the
+    # last-resort 500), the drain (503 once shutting down), CORS when configured (so a
+    # browser's preflight needs no key), auth, then the body limit (so an
+    # unauthenticated client never makes us read its body).
     app.add_middleware(BodyLimitMiddleware, max_bytes=http.max_request_bytes)
     if http.api_keys:
         open_paths = {"/health", "/metrics"} if http.metrics_public else {"/health"}
         app.add_middleware(ApiKeyMiddleware, keys=http.api_keys, open_paths=open_paths)
+    if http.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(http.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=list(CORS_HEADERS),
+            expose_headers=list(CORS_EXPOSED),
+            max_age=600,
+        )
+    app.add_middleware(DrainMiddleware, drain=drain)
     static_paths = {route.path for router in ROUTERS for route in router.routes if _is_api(route)}
     app.add_middleware(RequestContextMiddleware, metrics=metrics, static_paths=static_paths)

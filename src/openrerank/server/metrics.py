@@ -90,6 +90,17 @@ class _EngineCollector(Collector):
                 "Pairs looked up in the score cache and not found.",
                 labels=["model"],
             ),
+            "dropped_pairs": CounterMetricFamily(
+                "openrerank_pairs_dropped",
+                "Pairs dropped before they reached the model because their request was "
+                "cancelled (the client disconnected) or had already failed.",
+                labels=["model"],
+            ),
+            "failed_batches": CounterMetricFamily(
+                "openrerank_batches_failed",
+                "Model calls that failed (each fails the requests in its batch).",
+                labels=["model"],
+            ),
             "queued_pairs": GaugeMetricFamily(
                 "openrerank_queue_pairs",
                 "Pairs admitted and not yet scored (queue depth).",

@@ -6,6 +6,7 @@ reaches the route and cancels its work.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
@@ -104,13 +105,14 @@ class RequestContextMiddleware:
 class ApiKeyMiddleware:
     """Requires ``Authorization: Bearer <key>`` on every path but the open ones.
 
-    Keys are compared in constant time against every configured key, and are never
-    logged or echoed.
+    Only SHA-256 digests of the keys are kept; the digest of the key sent is compared
+    with every one of them in constant time (equal lengths, no early exit), so neither
+    a key nor its length leaks through timing. Keys are never logged or echoed.
     """
 
     def __init__(self, app: ASGIApp, *, keys: Iterable[str], open_paths: Iterable[str]) -> None:
         self.app = app
-        self._keys = tuple(key.encode() for key in keys)
+        self._digests = tuple(_digest(key.encode()) for key in keys)
         self._open = frozenset(open_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -127,10 +129,15 @@ class ApiKeyMiddleware:
         header = _header(scope, b"authorization") or ""
         scheme, _, candidate = header.partition(" ")
         given = candidate.strip().encode() if scheme.lower() == "bearer" else b""
+        digest = _digest(given)
         matched = False
-        for key in self._keys:
-            matched |= hmac.compare_digest(key, given)
-        return matched
+        for key in self._digests:
+            matched |= hmac.compare_digest(key, digest)
+        return matched and bool(given)
+
+
+def _digest(key: bytes) -> bytes:
+    return hashlib.sha256(key).digest()
 
 
 class BodyLimitMiddleware:

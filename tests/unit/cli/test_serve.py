@@ -66,12 +66,35 @@ def test_serve_reads_an_api_key_file_and_never_prints_keys(tmp_path: Path) -> No
         (["--alias", "x=not-served"], "not served"),
         (["--max-queued-pairs", "5"], "max_queued_pairs"),
         (["--port", "70000"], "port"),
+        (["--trust-remote-code", "not-served"], "not served"),
+        (["--max-queue-wait", "-1"], "max_queue_wait_s"),
+        (["--grace-period", "-1"], "shutdown_grace_s"),
     ],
 )
 def test_serve_refuses_bad_settings_before_loading_anything(args: list[str], message: str) -> None:
     result = runner.invoke(app, ["serve", *args, "--print-config"])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_serve_trusts_remote_code_only_for_the_models_named() -> None:
+    data = resolved(["--model", "a", "--model", "b", "--trust-remote-code", "b"])
+    assert [m["model"]["trust_remote_code"] for m in data["models"]] == [False, True]
+    assert not any(m["model"]["trust_remote_code"] for m in resolved(["--model", "a"])["models"])
+
+
+def test_serve_reliability_settings_reach_the_config() -> None:
+    data = resolved(
+        ["--grace-period", "7.5", "--max-queue-wait", "2", "--cors-origin", "https://a.example"],
+        env={"OPENRERANK_CORS_ORIGIN": "https://ignored.example"},
+    )
+    assert data["shutdown_grace_s"] == 7.5
+    assert {m["max_queue_wait_s"] for m in data["models"]} == {2.0}
+    assert data["http"]["cors_origins"] == ["https://a.example"]
+    defaults = resolved([])
+    assert defaults["http"]["cors_origins"] == []
+    assert {m["max_queue_wait_s"] for m in defaults["models"]} == {10.0}
+    assert {m["max_queue_wait_s"] for m in resolved(["--max-queue-wait", "0"])["models"]} == {None}
 
 
 def test_serve_refuses_unknown_keys_in_the_config_file(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from openrerank.backends.fake import FakeBackend, overlap_logits
 from openrerank.config import BatchingConfig
 from openrerank.errors import BackendError, EngineClosedError, OverloadedError
 from openrerank.scheduling.cache import PairCache
-from openrerank.scheduling.scheduler import Scheduler
+from openrerank.scheduling.scheduler import UNHEALTHY_AFTER_FAILED_BATCHES, Scheduler
 from openrerank.scheduling.worker import InferenceWorker
 from openrerank.types import EncodedPair, FloatArray
 
@@ -51,6 +51,7 @@ def run_with(
     *,
     batching: BatchingConfig | None = None,
     max_queued_pairs: int = 1_000,
+    max_queue_wait_s: float | None = None,
 ) -> T:
     async def main() -> T:
         scheduler = Scheduler(
@@ -58,6 +59,7 @@ def run_with(
             batching or BatchingConfig(),
             pad_id=0,
             max_queued_pairs=max_queued_pairs,
+            max_queue_wait_s=max_queue_wait_s,
         )
         scheduler.start()
         try:
@@ -173,6 +175,7 @@ def test_scheduler_cancelled_pairs_never_reach_the_model() -> None:
         await first
         await scheduler.infer([pair([12])])
         assert scheduler.queued_pairs == 0
+        assert scheduler.dropped_pairs == 10
 
     run_with(fake, scenario, batching=BatchingConfig(max_batch_size=2))
     seen = [doc for b in fake.batches for doc in batch_documents(b)]
@@ -254,3 +257,78 @@ def test_scheduler_cache_answers_repeated_pairs_without_the_model() -> None:
     assert float(again[0, 0]) == float(first[2, 0]) and float(again[2, 0]) == float(first[0, 0])
     seen = [doc for b in fake.batches for doc in batch_documents(b)]
     assert sorted(seen) == [(11,), (12, 13), (14,), (15,)]
+
+
+def test_scheduler_admission_refuses_when_the_queued_work_outlasts_the_wait_limit() -> None:
+    delay_s, limit_s = 0.05, 0.5  # the fake runs at most 1 / delay_s = 20 pairs/s
+
+    async def scenario(scheduler: Scheduler) -> float:
+        with scheduler.admission(100):  # nothing measured yet: only the pair limit applies
+            pass
+        await scheduler.infer([pair([11 + i]) for i in range(3)])
+        queued = int(limit_s / delay_s) + 1  # > limit_s of work at <= 20 pairs/s
+        with scheduler.admission(queued):
+            with (
+                pytest.raises(OverloadedError, match="queued work") as refused,
+                scheduler.admission(1),
+            ):
+                pass
+            assert scheduler.queued_pairs == queued
+        with scheduler.admission(queued):  # an empty queue admits any request
+            pass
+        return refused.value.retry_after_s
+
+    fake = FakeBackend(delay_s=delay_s)
+    retry_after = run_with(
+        fake, scenario, batching=BatchingConfig(max_batch_size=1), max_queue_wait_s=limit_s
+    )
+    assert retry_after >= 1.0
+
+
+def test_scheduler_marks_itself_unhealthy_after_failures_in_a_row_until_one_succeeds() -> None:
+    failing = {"on": True}
+    fake = FakeBackend(fail_when=lambda batch: failing["on"])
+
+    async def scenario(scheduler: Scheduler) -> list[tuple[bool, int]]:
+        seen = [(scheduler.healthy, scheduler.failed_batches)]
+        for index in range(UNHEALTHY_AFTER_FAILED_BATCHES):
+            with pytest.raises(BackendError):
+                await scheduler.infer([pair([20 + index])])
+            seen.append((scheduler.healthy, scheduler.failed_batches))
+        failing["on"] = False
+        await scheduler.probe([pair([30])])
+        seen.append((scheduler.healthy, scheduler.failed_batches))
+        return seen
+
+    seen = run_with(fake, scenario)
+    flips = [(True, 0)] + [
+        (n < UNHEALTHY_AFTER_FAILED_BATCHES, n)
+        for n in range(1, UNHEALTHY_AFTER_FAILED_BATCHES + 1)
+    ]
+    assert seen == [*flips, (True, UNHEALTHY_AFTER_FAILED_BATCHES)]
+
+
+def test_scheduler_probe_runs_the_model_even_when_the_pair_is_cached() -> None:
+    fake = FakeBackend()
+
+    async def scenario(scheduler: Scheduler) -> None:
+        await scheduler.infer([pair([11])])
+        await scheduler.infer([pair([11])])
+        await scheduler.probe([pair([11])])
+
+    async def main() -> None:
+        scheduler = Scheduler(
+            InferenceWorker(fake),
+            BatchingConfig(),
+            pad_id=0,
+            max_queued_pairs=10,
+            cache=PairCache(10),
+        )
+        scheduler.start()
+        try:
+            await scenario(scheduler)
+        finally:
+            await scheduler.close()
+
+    asyncio.run(main())
+    assert len(fake.batches) == 2

@@ -22,9 +22,12 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", summary="Readiness", responses=error_responses(401, 503))
 async def ready(catalog: CatalogDep) -> dict[str, str]:
-    """200 when every model is loaded and its worker alive, else 503."""
-    if not catalog.ready:
-        raise EngineClosedError("not ready: a model is not loaded or is stopping")
+    """200 when every model is loaded, its worker alive and its batches not failing
+    (a model marked failing is probed here), else 503."""
+    if not await catalog.check():
+        raise EngineClosedError(
+            "not ready: a model is not loaded, is stopping, or its recent batches failed"
+        )
     return {"status": "ready"}
 
 
