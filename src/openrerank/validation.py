@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from openrerank.errors import (
@@ -14,6 +15,8 @@ from openrerank.errors import (
     TooManyDocumentsError,
 )
 from openrerank.types import Document, SpanOptions
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def check_query(query: object) -> str:
@@ -115,18 +118,37 @@ def check_top_n(top_n: object) -> int | None:
 def check_lengths(
     query: str, documents: Sequence[str], *, max_query_chars: int, max_document_chars: int
 ) -> None:
-    """Refuse over-long text before any tokenization work is spent on it.
+    """Refuse over-long text, and text a tokenizer cannot read, before any tokenization
+    work is spent on it.
 
     Raises:
         InputTooLongError: the query or a document has more characters than allowed.
+        InvalidInputError: the query or a document has an unpaired surrogate (such as
+            ``"\\ud800"`` from JSON), which is not Unicode text.
     """
     if len(query) > max_query_chars:
         raise InputTooLongError(
             f"the query has {len(query)} characters; the limit is {max_query_chars}"
         )
+    check_unicode("the query", query)
     for index, document in enumerate(documents):
         if len(document) > max_document_chars:
             raise InputTooLongError(
                 f"documents[{index}] has {len(document)} characters; "
                 f"the limit is {max_document_chars}"
             )
+        check_unicode(f"documents[{index}]", document)
+
+
+def check_unicode(name: str, text: str) -> None:
+    """``text`` is Unicode text: it has no unpaired surrogate code point.
+
+    Raises:
+        InvalidInputError: it has one.
+    """
+    found = None if text.isascii() else _SURROGATE.search(text)
+    if found is not None:
+        raise InvalidInputError(
+            f"{name} has an unpaired surrogate (U+{ord(found.group()):04X}) at offset "
+            f"{found.start()}; send valid Unicode text"
+        )

@@ -6,10 +6,12 @@ from openrerank.errors import (
     DocumentTypeError,
     EmptyDocumentsError,
     EmptyQueryError,
+    InputTooLongError,
+    InvalidInputError,
     InvalidTopNError,
     TooManyDocumentsError,
 )
-from openrerank.validation import check_documents, check_query, check_top_n
+from openrerank.validation import check_documents, check_lengths, check_query, check_top_n
 
 
 @pytest.mark.parametrize("query", ["", "   \n\t", None, 3])
@@ -54,3 +56,23 @@ def test_validation_rejects_bad_top_n(top_n: object) -> None:
 def test_validation_accepts_none_and_positive_top_n() -> None:
     assert check_top_n(None) is None
     assert check_top_n(7) == 7
+
+
+LIMITS = {"max_query_chars": 20, "max_document_chars": 20}
+
+
+@pytest.mark.parametrize(
+    ("query", "documents", "where"),
+    [("fox \ud800", ["a"], "the query"), ("fox", ["a", "b\udfff"], r"documents\[1\]")],
+)
+def test_validation_rejects_unpaired_surrogates_before_tokenization(
+    query: str, documents: list[str], where: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=rf"{where} has an unpaired surrogate \(U\+D[8F]"):
+        check_lengths(query, documents, **LIMITS)
+
+
+def test_validation_accepts_non_ascii_text_and_checks_lengths_first() -> None:
+    check_lengths("fox \U0001f98a \x00", ["caf\u00e9", ""], **LIMITS)
+    with pytest.raises(InputTooLongError):
+        check_lengths("fox", ["\ud800" * 21], **LIMITS)

@@ -164,11 +164,12 @@ def install_error_handlers(app: FastAPI) -> None:
 def translate_validation(errors: Sequence[Any]) -> HttpError:
     """A validation failure as a 400 (not JSON / not an object) or a 422 naming the field."""
     first = errors[0]
-    kind, location = first.get("type", ""), _location(first.get("loc", ()))
+    kind, path = first.get("type", ""), _field_path(first.get("loc", ()))
+    location = _location(path)
     if kind == "json_invalid":
         detail = first.get("ctx", {}).get("error", "invalid JSON")
         return MalformedRequestError(f"the request body is not valid JSON: {detail}")
-    if not location:
+    if not path:
         return MalformedRequestError(
             "the request body must be a JSON object (send Content-Type: application/json)"
         )
@@ -179,9 +180,15 @@ def translate_validation(errors: Sequence[Any]) -> HttpError:
     return SchemaError(f"parameter '{location}' is invalid: {first.get('msg', 'bad value')}")
 
 
-def _location(loc: Sequence[Any]) -> str:
-    parts = [part for part in loc if part != "body"]
+def _field_path(loc: Sequence[Any]) -> tuple[Any, ...]:
+    """The path inside the body: FastAPI's leading ``"body"`` dropped (a field may be
+    called ``body``, or ``""``)."""
+    parts = tuple(loc)
+    return parts[1:] if parts[:1] == ("body",) else parts
+
+
+def _location(path: Sequence[Any]) -> str:
     text = ""
-    for part in parts:
+    for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text

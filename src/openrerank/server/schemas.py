@@ -4,7 +4,10 @@ The mapping between Cohere's names and the engine's lives only here. Request mod
 forbid unknown fields (Cohere answers ``parameter 'top_k' is not a valid field``) and
 read an explicit JSON ``null`` as "use the default", as the official SDK sends it.
 Semantic checks (empty lists, blank queries, ``top_n``, limits) stay in the service,
-so library users get them too; the schemas only check shapes and types.
+so library users get them too (a 400, not a 422); the schemas only check shapes and
+types, and document those rules in the OpenAPI schema without enforcing them. Integer
+fields take any JSON number with a zero fraction (``3.0``), as JSON Schema's ``integer``
+does.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from openrerank.errors import TooManyDocumentsError
 from openrerank.types import RerankOutcome, SpanOptions, Usage
@@ -21,6 +24,23 @@ DEFAULT_MAX_CHUNKS_PER_DOC = 10
 DOCUMENTS_PER_SEARCH_UNIT = 100
 
 _TOP_N = "Return only the best `top_n` results (>= 1); absent or null returns all."
+
+
+def _whole_number(value: object) -> object:
+    """``3.0`` as ``3``: JSON has one number type, and the OpenAPI ``integer`` admits a
+    number with a zero fraction; anything else is left to the strict ``int`` check."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+_WHOLE = BeforeValidator(_whole_number)
+
+# Documented in the OpenAPI schema, enforced by the service (openrerank.validation).
+_NON_BLANK: dict[str, Any] = {"minLength": 1, "pattern": r"\S"}
+_NOT_EMPTY: dict[str, Any] = {"minItems": 1}
+_AT_LEAST_ONE: dict[str, Any] = {"minimum": 1}
+_FIELD_NAMES: dict[str, Any] = {"minItems": 1, "items": {"type": "string", "minLength": 1}}
 
 
 class _Request(BaseModel):
@@ -34,7 +54,7 @@ class RelevantSpansRequest(_Request):
     threshold: Annotated[float, Field(ge=0.0, le=1.0)] | None = Field(
         default=None, description="Spans scoring at least this (0..1) are returned; default 0.1."
     )
-    max_spans: Annotated[int, Field(ge=1)] | None = Field(
+    max_spans: Annotated[int, Field(ge=1), _WHOLE] | None = Field(
         default=None, description="At most this many spans per document, best first."
     )
 
@@ -51,15 +71,21 @@ class V2RerankRequest(_Request):
     """Cohere ``POST /v2/rerank``."""
 
     model: str = Field(description="A served model or alias, e.g. `rerank-v3.5`.")
-    query: str = Field(description="The search query; must not be blank.")
-    documents: list[str] = Field(description="1 to 10,000 texts to rank against the query.")
-    top_n: int | None = Field(default=None, description=_TOP_N)
-    max_tokens_per_doc: Annotated[int, Field(ge=1)] | None = Field(
+    query: str = Field(
+        description="The search query; must not be blank.", json_schema_extra=_NON_BLANK
+    )
+    documents: list[str] = Field(
+        description="1 to 10,000 texts to rank against the query.", json_schema_extra=_NOT_EMPTY
+    )
+    top_n: Annotated[int, _WHOLE] | None = Field(
+        default=None, description=_TOP_N, json_schema_extra=_AT_LEAST_ONE
+    )
+    max_tokens_per_doc: Annotated[int, Field(ge=1), _WHOLE] | None = Field(
         default=None,
         description="Each document is cut to this many tokens (default 4096), then scored "
         "as its best window when it does not fit the model next to the query.",
     )
-    priority: Annotated[int, Field(ge=0, le=999)] | None = Field(
+    priority: Annotated[int, Field(ge=0, le=999), _WHOLE] | None = Field(
         default=None, description="0 (served first, the default) to 999; orders queued work."
     )
     relevant_spans: RelevantSpansRequest | None = Field(
@@ -89,18 +115,25 @@ class V1RerankRequest(_Request):
     """Cohere ``POST /v1/rerank`` (also what Jina- and vLLM-style clients send)."""
 
     model: str | None = Field(default=None, description="A served model or alias; null = default.")
-    query: str = Field(description="The search query; must not be blank.")
-    documents: list[str | dict[str, Any]] = Field(
-        description="Strings, objects with a `text` field, or objects used with `rank_fields`."
+    query: str = Field(
+        description="The search query; must not be blank.", json_schema_extra=_NON_BLANK
     )
-    top_n: int | None = Field(default=None, description=_TOP_N)
+    documents: list[str | dict[str, Any]] = Field(
+        description="Strings, objects with a `text` field, or objects used with `rank_fields`.",
+        json_schema_extra=_NOT_EMPTY,
+    )
+    top_n: Annotated[int, _WHOLE] | None = Field(
+        default=None, description=_TOP_N, json_schema_extra=_AT_LEAST_ONE
+    )
     rank_fields: list[str] | None = Field(
-        default=None, description="Object keys, in order, rendered as `key: value` lines."
+        default=None,
+        description="Object keys, in order, rendered as `key: value` lines.",
+        json_schema_extra=_FIELD_NAMES,
     )
     return_documents: bool | None = Field(
         default=None, description="Include each document as sent in its result."
     )
-    max_chunks_per_doc: Annotated[int, Field(ge=1)] | None = Field(
+    max_chunks_per_doc: Annotated[int, Field(ge=1), _WHOLE] | None = Field(
         default=None,
         description="Windows per document (default 10); documents x this must be <= 10,000.",
     )
@@ -109,8 +142,8 @@ class V1RerankRequest(_Request):
 class TeiRerankRequest(_Request):
     """text-embeddings-inference ``POST /rerank``."""
 
-    query: str
-    texts: list[str]
+    query: str = Field(json_schema_extra=_NON_BLANK)
+    texts: list[str] = Field(json_schema_extra=_NOT_EMPTY)
     truncate: bool | None = Field(
         default=None, description="null or true cut texts to the window; false refuses them."
     )

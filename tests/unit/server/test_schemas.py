@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -116,3 +119,25 @@ def test_schemas_tei_text_only_when_asked() -> None:
     ]
     plain = TeiRerankRequest(query="q", texts=["a", "b"])
     assert all("text" not in r.model_dump(exclude_unset=True) for r in tei_response(plain, OUTCOME))
+
+
+@pytest.mark.parametrize("model", [V2RerankRequest, V1RerankRequest])
+def test_schemas_integers_take_numbers_with_a_zero_fraction(model: type[Any]) -> None:
+    body = {"model": "m", "query": "q", "documents": ["d"]}
+    assert model.model_validate_json(json.dumps({**body, "top_n": 2.0})).top_n == 2
+    for value in (2.5, True, "2"):
+        with pytest.raises(ValidationError, match="top_n"):
+            model.model_validate_json(json.dumps({**body, "top_n": value}))
+
+
+def test_schemas_document_the_rules_the_service_enforces() -> None:
+    properties = V2RerankRequest.model_json_schema()["properties"]
+    assert properties["query"]["minLength"] == 1 and properties["query"]["pattern"] == r"\S"
+    assert properties["documents"]["minItems"] == 1
+    assert properties["top_n"]["minimum"] == 1
+    assert properties["priority"]["anyOf"][0] == {"type": "integer", "minimum": 0, "maximum": 999}
+    # Documented, not enforced: the service answers these with 400, not 422.
+    request = V2RerankRequest.model_validate(
+        {"model": "m", "query": " ", "documents": [], "top_n": 0}
+    )
+    assert (request.query, request.documents, request.top_n) == (" ", [], 0)

@@ -1,7 +1,8 @@
 """``POST /v2/rerank``, ``POST /v1/rerank`` (Cohere) and ``POST /rerank`` (TEI).
 
 Each handler parses, asks the catalog for the service, awaits it while watching for
-a disconnect, and shapes the answer; the rerank logic itself is the service's.
+a disconnect, and shapes the answer; the rerank logic itself is the service's. Bodies
+are read as strict JSON (:mod:`openrerank.server.json_body`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from openrerank.server.cancellation import until_disconnected
 from openrerank.server.context import current_request_id
 from openrerank.server.deps import CatalogDep
 from openrerank.server.errors import RERANK_ERRORS
+from openrerank.server.json_body import StrictJsonRoute
 from openrerank.server.schemas import (
     TeiRerankRequest,
     TeiResult,
@@ -25,7 +27,7 @@ from openrerank.server.schemas import (
     v2_response,
 )
 
-router = APIRouter(tags=["rerank"], responses=RERANK_ERRORS)
+router = APIRouter(tags=["rerank"], responses=RERANK_ERRORS, route_class=StrictJsonRoute)
 
 
 @router.post(
