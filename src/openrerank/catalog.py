@@ -18,6 +18,9 @@ from openrerank.service import RerankService
 
 logger = logging.getLogger(__name__)
 
+_QUOTED_CHARS = 100
+"""Characters of an unknown requested model name repeated in the error message."""
+
 
 @dataclass(frozen=True)
 class CatalogEntry:
@@ -93,7 +96,7 @@ class ModelCatalog:
         service = self._services.get(served)
         if service is None:
             raise UnknownModelError(
-                f"model {name!r} is not served here; served models: "
+                f"model {_quoted(name)} is not served here; served models: "
                 f"{', '.join(self._services)}; aliases: {', '.join(self._aliases) or 'none'}"
             )
         return served, service
@@ -128,6 +131,13 @@ class ModelCatalog:
 
     def _aliases_of(self, name: str) -> tuple[str, ...]:
         return tuple(alias for alias, target in self._aliases.items() if target == name)
+
+
+def _quoted(name: str) -> str:
+    """A requested name for a message: quoted, control characters escaped, long ones cut."""
+    if len(name) <= _QUOTED_CHARS:
+        return repr(name)
+    return f"{name[:_QUOTED_CHARS]!r}... ({len(name):,} characters)"
 
 
 def _check_aliases(aliases: Mapping[str, str], services: Mapping[str, RerankService]) -> None:

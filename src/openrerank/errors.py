@@ -14,6 +14,7 @@
     │   ├── ModelNotFoundError       not on disk, not in the cache, hub unreachable
     │   ├── UnknownModelError        a request named a model this process does not serve
     │   ├── UnsupportedModelError    not a sequence-classification reranker
+    │   ├── ModelLoadError           files present but unreadable, corrupt or truncated
     │   └── CalibrationError         a calibration file that cannot be read or does not fit
     ├── BackendError                 a runtime failure inside a backend
     │   ├── BackendUnavailableError  the backend's optional dependency is missing
@@ -74,6 +75,13 @@ class UnsupportedModelError(ModelError):
     """The model is not a sequence-classification reranker openrerank can run."""
 
 
+class ModelLoadError(ModelError):
+    """A model's files are there but cannot be loaded: unreadable, corrupt or truncated.
+
+    The message starts with the file (or model) and ends with the cause, on one line.
+    """
+
+
 class CalibrationError(ModelError, ValueError):
     """A calibration file cannot be read, is malformed, or was fitted on another revision."""
 
@@ -104,3 +112,19 @@ class OverloadedError(RerankError):
 
 class EngineClosedError(RerankError):
     """The service is not running (not started, or already stopped)."""
+
+
+_SUMMARY_CHARS = 300
+
+
+def summarize_exception(exc: BaseException) -> str:
+    """``Type: message`` on one line, for wrapping a third-party failure in a RerankError.
+
+    Only the first non-blank line of the message is kept (library errors often append
+    advice or a stack dump), cut to a few hundred characters.
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else "(no message)"
+    if len(text) > _SUMMARY_CHARS:
+        text = text[: _SUMMARY_CHARS - 1] + "…"
+    return f"{type(exc).__name__}: {text}"

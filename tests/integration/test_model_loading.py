@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -10,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from openrerank import EngineConfig, ModelConfig, Reranker, UnsupportedModelError
+from openrerank import EngineConfig, ModelConfig, Reranker, RerankError, UnsupportedModelError
 from openrerank.backends.optimize import FUSION_RECIPE
-from openrerank.errors import BackendUnavailableError
+from openrerank.errors import BackendUnavailableError, ModelLoadError
 
 QUERY = "cross encoder"
 DOCUMENTS = ["a cross encoder reads pairs", "the quick brown fox", "vitamin d and bones"]
@@ -97,3 +98,98 @@ def test_openvino_runs_only_on_the_cpu(tiny_model_dir: Path, tmp_path: Path) -> 
     )
     with pytest.raises(BackendUnavailableError, match="CPU"):
         Reranker.from_config(EngineConfig(model=config))
+
+
+def damaged_copy(tiny_model_dir: Path, tmp_path: Path, damage: Callable[[Path], Path]) -> Path:
+    """A copy of the tiny model with one file damaged; returns that file's path."""
+    folder = Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+    return damage(folder)
+
+
+def truncate_weights(folder: Path) -> Path:
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    return weights
+
+
+def garbage_bin_weights(folder: Path) -> Path:
+    (folder / "model.safetensors").unlink()
+    weights = folder / "pytorch_model.bin"
+    weights.write_bytes(b"not a pickle, not a zip")
+    return weights
+
+
+def garbage_shipped_onnx(folder: Path) -> Path:
+    shipped = folder / "onnx" / "model.onnx"
+    shipped.parent.mkdir()
+    shipped.write_bytes(b"\x08\x07garbage")
+    return shipped
+
+
+def unknown_model_type(folder: Path) -> Path:
+    config = json.loads((folder / "config.json").read_text())
+    config.update(model_type="foo", architectures=["FooForSequenceClassification"])
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def garbage_tokenizer(folder: Path) -> Path:
+    (folder / "tokenizer.json").write_text('{"model": ')
+    return folder / "tokenizer.json"
+
+
+@pytest.mark.parametrize(
+    ("damage", "backend", "cause"),
+    [
+        (truncate_weights, "torch", "truncated"),
+        (truncate_weights, "onnx", "truncated"),
+        (garbage_bin_weights, "torch", "not a PyTorch checkpoint"),
+        (garbage_shipped_onnx, "onnx", "not a valid ONNX model"),
+        (garbage_shipped_onnx, "openvino", "not a valid ONNX model"),
+        (unknown_model_type, "torch", "transformers cannot load it (ValueError"),
+        (unknown_model_type, "onnx", "cannot export it to ONNX (ValueError"),
+        (garbage_tokenizer, "onnx", "not a valid tokenizer.json"),
+    ],
+)
+def test_loading_damaged_files_raises_a_one_line_model_load_error(
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    damage: Callable[[Path], Path],
+    backend: str,
+    cause: str,
+) -> None:
+    damaged = damaged_copy(tiny_model_dir, tmp_path, damage)
+    with pytest.raises(ModelLoadError) as caught:
+        open_model(tmp_path / "model", tmp_path / "cache", backend=backend)
+    message = str(caught.value)
+    assert message.startswith(f"{damaged}") and cause in message, message
+    assert "\n" not in message
+
+
+def test_a_corrupt_cached_onnx_file_is_rebuilt_with_a_warning(
+    tiny_model_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+    with open_model(folder, tmp_path / "cache") as reranker:
+        fused = Path(reranker.info.model_file or "")
+        expected = reranker.score(QUERY, DOCUMENTS)
+    exported = fused.with_name(fused.name.replace(f".{FUSION_RECIPE}", ""))
+    exported.write_bytes(exported.read_bytes()[: exported.stat().st_size // 3])
+    fused.write_bytes(b"")
+    with caplog.at_level(logging.WARNING), open_model(folder, tmp_path / "cache") as reranker:
+        assert reranker.info.model_file == str(fused)
+        np.testing.assert_allclose(reranker.score(QUERY, DOCUMENTS), expected, atol=1e-6)
+    warned = [r.getMessage() for r in caplog.records if "building it again" in r.getMessage()]
+    assert len(warned) == 2
+    assert str(exported) in warned[0] and str(fused) in warned[1]
+
+
+def test_the_reranker_constructor_raises_the_same_one_line_error(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    folder = Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+    (folder / "config.json").write_text("{")
+    with pytest.raises(ModelLoadError) as caught:
+        Reranker(str(folder))
+    assert str(caught.value).startswith(f"{folder / 'config.json'}: not valid JSON (")
+    assert isinstance(caught.value, RerankError) and "\n" not in str(caught.value)

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
 
+from loader_spy import LoaderSpy
+from model_names import hostile_model_names
 from openrerank.backends.fake import FakeBackend
 from openrerank.catalog import ModelCatalog
 from openrerank.config import EngineConfig, ModelConfig
@@ -74,3 +77,29 @@ def test_catalog_stops_started_models_when_a_later_one_fails(
     with pytest.raises(ModelNotFoundError):
         asyncio.run(catalog.start())
     assert not good.ready
+
+
+def test_catalog_resolves_no_path_url_or_hub_id(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = _service(tiny_model_dir)
+    catalog = ModelCatalog({"tiny": service}, {"rerank-v3.5": "tiny"})
+    spy = LoaderSpy().install(monkeypatch)
+    names = hostile_model_names(tiny_model_dir, served="tiny", alias="rerank-v3.5")
+    for case, name in names.items():
+        with pytest.raises(UnknownModelError) as caught:
+            catalog.resolve(name)
+        message = str(caught.value)
+        assert message.endswith("served models: tiny; aliases: rerank-v3.5"), case
+        assert "\n" not in message and "\x00" not in message and len(message) < 300, case
+    assert spy.calls == [] and not service.ready
+    assert catalog.resolve("rerank-v3.5") == ("tiny", service)
+
+
+def test_catalog_quotes_an_unknown_name_and_cuts_a_long_one(tiny_model_dir: Path) -> None:
+    catalog = ModelCatalog({"tiny": _service(tiny_model_dir)})
+    with pytest.raises(UnknownModelError, match=re.escape("model 'tiny\\x00\\n' is not served")):
+        catalog.resolve("tiny\x00\n")
+    with pytest.raises(UnknownModelError) as caught:
+        catalog.resolve("m" * 10_000)
+    assert f"model {'m' * 100!r}... (10,000 characters) is not served" in str(caught.value)

@@ -19,7 +19,12 @@ from openrerank.backends import optimize
 from openrerank.backends.base import MODEL_INPUTS, BackendInfo, Batch
 from openrerank.backends.onnx_file import available_cores, cache_folder, fp32_onnx
 from openrerank.config import ModelConfig
-from openrerank.errors import BackendUnavailableError, UnsupportedModelError
+from openrerank.errors import (
+    BackendUnavailableError,
+    ModelLoadError,
+    UnsupportedModelError,
+    summarize_exception,
+)
 from openrerank.model.resolve import ModelFiles
 from openrerank.model.spec import ModelSpec
 from openrerank.types import FloatArray
@@ -51,9 +56,7 @@ class OnnxBackend:
         options.intra_op_num_threads = threads or available_cores()
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(
-            str(model_path), sess_options=options, providers=providers or ["CPUExecutionProvider"]
-        )
+        self._session = _open_session(model_path, options, providers or ["CPUExecutionProvider"])
         self._inputs = tuple(i.name for i in self._session.get_inputs())
         unknown = sorted(set(self._inputs) - set(MODEL_INPUTS))
         if unknown:
@@ -76,6 +79,18 @@ class OnnxBackend:
     def close(self) -> None:
         """Drop the session."""
         del self._session
+
+
+def _open_session(
+    model_path: Path, options: ort.SessionOptions, providers: list[str]
+) -> ort.InferenceSession:
+    """An ONNX Runtime session; a file it cannot load is a one-line ModelLoadError."""
+    try:
+        return ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
+    except Exception as exc:  # ORT raises its own pybind11 classes (InvalidProtobuf, Fail, ...)
+        raise ModelLoadError(
+            f"{model_path}: ONNX Runtime cannot load it ({summarize_exception(exc)})"
+        ) from exc
 
 
 def load(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> OnnxBackend:

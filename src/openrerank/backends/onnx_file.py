@@ -15,9 +15,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from openrerank.config import ModelConfig, default_cache_dir
-from openrerank.errors import BackendUnavailableError, UnsupportedModelError
+from openrerank.errors import (
+    BackendUnavailableError,
+    ModelLoadError,
+    RerankError,
+    UnsupportedModelError,
+    summarize_exception,
+)
 from openrerank.model.resolve import ModelFiles
 from openrerank.model.spec import ModelSpec
+from openrerank.model.weights import check_weights
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +42,75 @@ def available_cores() -> int:
 
 
 def fp32_onnx(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> Path:
-    """The model's fp32 ONNX graph: the shipped one, or the cached (or new) export."""
-    return files.onnx_path or _exported(files, spec, config)
+    """The model's fp32 ONNX graph: the shipped one, or the cached (or new) export.
+
+    Raises:
+        ModelLoadError: the shipped file is not a readable ONNX graph, or the weights
+            cannot be exported (corrupt, truncated, an architecture transformers lacks).
+    """
+    shipped = files.onnx_path
+    if shipped is None:
+        return _exported(files, spec, config)
+    try:
+        check_onnx(shipped)
+    except ModelLoadError as exc:
+        raise ModelLoadError(
+            f"{exc}; download the model again, or remove the file to export the "
+            "PyTorch weights instead"
+        ) from exc
+    return shipped
+
+
+def check_onnx(path: Path) -> None:
+    """Check that ``path`` parses as an ONNX model with a graph (weights are not read).
+
+    Skipped when the ``onnx`` package is not installed; the runtime then reports a bad
+    file when it opens it.
+
+    Raises:
+        ModelLoadError: unreadable, not ONNX, truncated, or an empty graph.
+    """
+    try:
+        import onnx
+    except ImportError:  # pragma: no cover - onnx comes with both ONNX extras
+        return
+    try:
+        model = onnx.load_model(str(path), load_external_data=False)
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    except Exception as exc:  # protobuf's DecodeError and onnx's own errors
+        raise ModelLoadError(
+            f"{path}: not a valid ONNX model ({summarize_exception(exc)})"
+        ) from exc
+    if not model.graph.node:
+        raise ModelLoadError(f"{path}: not a valid ONNX model (it holds no graph)")
+
+
+def reuse_cached(target: Path) -> bool:
+    """Whether a derived file in the cache can be used as is.
+
+    A cached file that is not a readable graph (cut short by a full disk, edited by
+    hand, written by a crashed process) is logged, removed and reported missing, so the
+    caller builds it again instead of failing on it at every start.
+
+    Raises:
+        ModelLoadError: the corrupt file cannot be removed.
+    """
+    if not target.is_file():
+        return False
+    try:
+        check_onnx(target)
+    except ModelLoadError as exc:
+        logger.warning("cached file is corrupt, building it again: %s", exc)
+        try:
+            target.unlink()
+        except OSError as remove_error:
+            raise ModelLoadError(
+                f"{exc}; it is a cached file, but it cannot be removed "
+                f"({remove_error.strerror or remove_error}): delete it by hand"
+            ) from remove_error
+        return False
+    return True
 
 
 def cache_folder(files: ModelFiles, config: ModelConfig) -> Path:
@@ -47,7 +121,7 @@ def cache_folder(files: ModelFiles, config: ModelConfig) -> Path:
 
 def _exported(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> Path:
     target = cache_folder(files, config) / _EXPORTED_FILE
-    if target.is_file():
+    if reuse_cached(target):
         return target
     if spec.needs_remote_code and not config.trust_remote_code:
         raise UnsupportedModelError(
@@ -59,6 +133,7 @@ def _exported(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> Path:
         raise UnsupportedModelError(
             f"{files.name} has neither onnx/model.onnx nor PyTorch weights to export"
         )
+    check_weights(files.directory)
     try:
         from openrerank.backends.export import export_onnx
     except ImportError as exc:
@@ -70,7 +145,15 @@ def _exported(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> Path:
         ) from exc
     target.parent.mkdir(parents=True, exist_ok=True)
     logger.info("exporting %s to ONNX at %s (once per revision)", files.name, target)
-    export_onnx(files.directory, target, trust_remote_code=config.trust_remote_code)
+    try:
+        export_onnx(files.directory, target, trust_remote_code=config.trust_remote_code)
+    except RerankError:
+        raise
+    except Exception as exc:  # transformers, torch and the exporter raise anything
+        logger.debug("exporting %s failed", files.name, exc_info=True)
+        raise ModelLoadError(
+            f"{files.name}: cannot export it to ONNX ({summarize_exception(exc)})"
+        ) from exc
     return target
 
 

@@ -10,6 +10,8 @@ ONNX Runtime's fused graph, and bf16 about 1.3x faster than PyTorch bf16.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import openvino as ov
@@ -17,7 +19,12 @@ import openvino as ov
 from openrerank.backends.base import MODEL_INPUTS, BackendInfo, Batch
 from openrerank.backends.onnx_file import available_cores, fp32_onnx
 from openrerank.config import ModelConfig
-from openrerank.errors import BackendUnavailableError, UnsupportedModelError
+from openrerank.errors import (
+    BackendUnavailableError,
+    ModelLoadError,
+    UnsupportedModelError,
+    summarize_exception,
+)
 from openrerank.model.resolve import ModelFiles
 from openrerank.model.spec import ModelSpec
 from openrerank.types import FloatArray
@@ -82,8 +89,18 @@ def load(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> OpenVinoBac
         "INFERENCE_NUM_THREADS": config.threads or available_cores(),
     }
     logger.info("compiling %s (%s) with OpenVINO from %s", files.name, config.precision, path)
-    compiled = core.compile_model(core.read_model(str(path)), "CPU", properties)
+    compiled = _compile(core, path, properties)
     return OpenVinoBackend(compiled, spec=spec, precision=config.precision, model_file=str(path))
+
+
+def _compile(core: ov.Core, path: Path, properties: dict[str, Any]) -> ov.CompiledModel:
+    """Read and compile the graph; a file OpenVINO cannot use is a one-line ModelLoadError."""
+    try:
+        return core.compile_model(core.read_model(str(path)), "CPU", properties)
+    except Exception as exc:  # OpenVINO raises RuntimeError subclasses with C++ traces
+        raise ModelLoadError(
+            f"{path}: OpenVINO cannot load it ({summarize_exception(exc)})"
+        ) from exc
 
 
 def _check_precision(core: ov.Core, precision: str) -> None:

@@ -14,7 +14,8 @@ import logging
 import warnings
 from pathlib import Path
 
-from openrerank.backends.onnx_file import write_staged
+from openrerank.backends.onnx_file import reuse_cached, write_staged
+from openrerank.errors import summarize_exception
 from openrerank.model.spec import ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -51,13 +52,16 @@ def fused(fp32: Path, folder: Path, spec: ModelSpec) -> Path:
         logger.info("no transformer fusions for %r models; running %s as is", spec.model_type, fp32)
         return fp32
     target = folder / f"{fp32.stem}.{FUSION_RECIPE}.onnx"
-    if target.is_file():
+    if reuse_cached(target):
         return target
     logger.info("fusing %s into %s (once per revision)", fp32, target)
     try:
         write_staged(target, lambda path: _optimize(fp32, path, model_type, spec))
-    except Exception:
-        logger.warning("could not fuse %s; running the unfused graph", fp32, exc_info=True)
+    except Exception as exc:
+        logger.warning(
+            "could not fuse %s (%s); running the unfused graph", fp32, summarize_exception(exc)
+        )
+        logger.debug("fusing %s failed", fp32, exc_info=True)
         return fp32
     return target
 
@@ -65,7 +69,7 @@ def fused(fp32: Path, folder: Path, spec: ModelSpec) -> Path:
 def quantized(source: Path, folder: Path) -> Path:
     """``source`` with int8 weights and dynamically quantized activations, cached in ``folder``."""
     target = folder / f"{source.stem}.{INT8_RECIPE}.onnx"
-    if target.is_file():
+    if reuse_cached(target):
         return target
     logger.info("quantizing %s to int8 at %s (once per revision)", source, target)
     write_staged(target, lambda path: _quantize(source, path))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from typing import cast
 
 import numpy as np
 import torch
@@ -16,9 +17,15 @@ from transformers import AutoModelForSequenceClassification
 
 from openrerank.backends.base import MODEL_INPUTS, BackendInfo, Batch
 from openrerank.config import ModelConfig
-from openrerank.errors import BackendUnavailableError, UnsupportedModelError
+from openrerank.errors import (
+    BackendUnavailableError,
+    ModelLoadError,
+    UnsupportedModelError,
+    summarize_exception,
+)
 from openrerank.model.resolve import ModelFiles
 from openrerank.model.spec import ModelSpec
+from openrerank.model.weights import check_weights
 from openrerank.types import FloatArray
 
 logger = logging.getLogger(__name__)
@@ -75,9 +82,24 @@ def load(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> TorchBacken
         )
     if config.threads is not None:
         torch.set_num_threads(config.threads)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        files.directory, dtype=_DTYPES[config.precision], trust_remote_code=config.trust_remote_code
-    )
+    model = _from_pretrained(files, config)
     model.eval().to(config.device)
     logger.info("loaded %s on %s (%s)", files.name, config.device, config.precision)
     return TorchBackend(model, spec=spec, precision=config.precision)
+
+
+def _from_pretrained(files: ModelFiles, config: ModelConfig) -> torch.nn.Module:
+    """The transformers model; damaged or unloadable files are a one-line ModelLoadError."""
+    check_weights(files.directory)
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            files.directory,
+            dtype=_DTYPES[config.precision],
+            trust_remote_code=config.trust_remote_code,
+        )
+    except Exception as exc:  # transformers and torch raise anything on bad files
+        logger.debug("loading %s failed", files.name, exc_info=True)
+        raise ModelLoadError(
+            f"{files.name}: transformers cannot load it ({summarize_exception(exc)})"
+        ) from exc
+    return cast(torch.nn.Module, model)

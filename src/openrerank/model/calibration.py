@@ -165,7 +165,7 @@ def load_calibration(path: Path) -> Calibration:
     try:
         return Calibration.from_dict(data)
     except CalibrationError as exc:
-        raise CalibrationError(f"{path}: {exc}") from exc
+        raise CalibrationError(f"{path}: calibration file rejected: {exc}") from exc
 
 
 def _check_platt(slope: float, intercept: float) -> None:

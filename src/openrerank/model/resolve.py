@@ -7,6 +7,7 @@ and a pinned revision behave as in every other Hugging Face tool.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from openrerank.errors import ModelNotFoundError
+from openrerank.errors import ModelLoadError, ModelNotFoundError
 
 _METADATA = ["*.json", "*.txt", "*.model", "tokenizer*"]
 _ONNX = ["onnx/model.onnx", "onnx/model.onnx_data", "onnx/model.onnx.data"]
@@ -73,17 +74,60 @@ def resolve_model(name: str, *, revision: str | None = None, weights: bool) -> M
         weights: fetch the PyTorch weights too, not only metadata and ``onnx/model.onnx``.
 
     Raises:
-        ModelNotFoundError: neither a directory nor a model the cache or hub holds.
+        ModelLoadError: a local directory this process may not read.
+        ModelNotFoundError: neither a directory nor a model the cache or hub holds; a
+            name that can only be a path (``/``, ``.`` or ``~`` first, or an existing
+            file) is never looked up on the hub.
     """
     local = Path(name).expanduser()
-    if local.is_dir():
-        return ModelFiles(name, local.resolve(), _fingerprint(local.resolve()))
+    if _is_dir(local):
+        directory = local.resolve()
+        _check_listable(directory)
+        return ModelFiles(name, directory, _fingerprint(directory))
+    _refuse_missing_path(name, local)
     directory = _download(name, revision, _METADATA + _ONNX)
     if weights and not ModelFiles(name, directory, directory.name).has_weights:
         directory = _download(name, revision, _SAFETENSORS)
         if not any(directory.glob("*.safetensors")):
             directory = _download(name, revision, _PYTORCH_BIN)
     return ModelFiles(name, directory, directory.name)
+
+
+def _is_dir(path: Path) -> bool:
+    """``path.is_dir()``, false for a name the OS refuses (too long, unreadable parent)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _check_listable(directory: Path) -> None:
+    """Refuse a model directory this process may not read, naming it."""
+    try:
+        with os.scandir(directory):
+            pass
+    except OSError as exc:
+        raise ModelLoadError(
+            f"{directory}: cannot read the model directory ({exc.strerror or exc})"
+        ) from exc
+
+
+def _refuse_missing_path(name: str, local: Path) -> None:
+    """A name that can only be a path (a file, or ``/``, ``.``, ``~`` first) is no hub id."""
+    try:
+        exists = local.exists()
+    except OSError:  # a name too long for a path: leave it to the hub id check
+        exists = False
+    if exists:
+        raise ModelNotFoundError(
+            f"model {name!r} is a file, not a model directory: pass the folder that holds "
+            "config.json"
+        )
+    if name.startswith((".", "~")) or local.is_absolute():
+        raise ModelNotFoundError(
+            f"model {name!r} is neither an existing directory nor a valid Hugging Face "
+            f"model id: there is no directory {local.absolute()}"
+        )
 
 
 def _download(name: str, revision: str | None, patterns: list[str]) -> Path:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openrerank.errors import UnsupportedModelError
+from openrerank.errors import ModelLoadError, UnsupportedModelError
 from openrerank.model.activation import Activation
 
 # transformers' tokenizer classes whose ``model_input_names`` omit token_type_ids
@@ -71,12 +71,27 @@ class ModelSpec:
     num_attention_heads: int = 0
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A model metadata file's JSON object; ``{}`` when the file does not exist.
+
+    Raises:
+        ModelLoadError: the file cannot be read, is not UTF-8 JSON, or holds no object;
+            the message starts with the path.
+    """
     if not path.is_file():
         return {}
-    with path.open(encoding="utf-8") as handle:
-        data = json.load(handle)
-    return data if isinstance(data, dict) else {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(
+            f"{path}: not valid JSON ({exc}); the model files are corrupt or incomplete: "
+            "download or save the model again"
+        ) from exc
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{path}: must hold a JSON object, not {type(data).__name__}")
+    return data
 
 
 def read_spec(
@@ -90,20 +105,23 @@ def read_spec(
         activation: ``auto`` to read it from the files, or a forced activation.
 
     Raises:
-        UnsupportedModelError: not a sequence-classification model with 1 or 2 labels,
-            or a window the model cannot hold.
+        UnsupportedModelError: no config.json, not a sequence-classification model
+            with 1 or 2 labels, or a window the model cannot hold.
+        ModelLoadError: a metadata file that cannot be read, is not JSON, or holds a
+            field of the wrong type; the message starts with its path.
     """
-    config = _read_json(directory / "config.json")
-    if not config:
+    config_path = directory / "config.json"
+    if not config_path.is_file():
         raise UnsupportedModelError(f"{directory} has no config.json: not a transformers model")
-    architecture = _architecture(config, directory)
+    config = read_json_object(config_path)
+    architecture = _architecture(config, config_path)
     num_labels = _num_labels(config, architecture)
-    tokenizer_config = _read_json(directory / "tokenizer_config.json")
+    tokenizer_config = read_json_object(directory / "tokenizer_config.json")
     return ModelSpec(
         architecture=architecture,
         model_type=str(config.get("model_type", "")),
         num_labels=num_labels,
-        positive_index=_positive_index(config, num_labels),
+        positive_index=_positive_index(config, num_labels, config_path),
         activation=_activation(directory, config, num_labels, activation),
         max_length=_max_length(directory, config, tokenizer_config, max_length),
         expects_token_type_ids=_expects_token_type_ids(tokenizer_config),
@@ -113,12 +131,20 @@ def read_spec(
     )
 
 
-def _architecture(config: dict[str, Any], directory: Path) -> str:
+def _architecture(config: dict[str, Any], config_path: Path) -> str:
     architectures = config.get("architectures") or []
-    name = str(architectures[0]) if architectures else ""
+    if isinstance(architectures, str):
+        architectures = [architectures]
+    name = str(architectures[0]) if isinstance(architectures, list) and architectures else ""
+    if not name:
+        raise UnsupportedModelError(
+            f"{config_path}: names no architecture ('architectures' is missing or empty); "
+            "openrerank serves sequence-classification cross-encoders "
+            "(*ForSequenceClassification)"
+        )
     if not name.endswith("ForSequenceClassification"):
         raise UnsupportedModelError(
-            f"{directory.name}: architecture {name or 'unknown'!r} is not a "
+            f"{config_path}: architecture {name!r} is not a "
             "sequence-classification cross-encoder; openrerank serves rerankers "
             "(*ForSequenceClassification), not embedding or generative models"
         )
@@ -136,12 +162,27 @@ def _num_labels(config: dict[str, Any], architecture: str) -> int:
     return int(count)
 
 
-def _positive_index(config: dict[str, Any], num_labels: int) -> int:
+def _positive_index(config: dict[str, Any], num_labels: int, config_path: Path) -> int:
     if num_labels == 1:
         return 0
     id2label = config.get("id2label") or {}
-    named = [int(k) for k, v in id2label.items() if str(v).lower() in _POSITIVE_LABELS]
+    if not isinstance(id2label, dict):
+        raise ModelLoadError(f"{config_path}: id2label must be an object, got {id2label!r}")
+    named = [
+        _label_id(key, config_path)
+        for key, v in id2label.items()
+        if str(v).lower() in _POSITIVE_LABELS
+    ]
     return named[0] if len(named) == 1 else 1
+
+
+def _label_id(key: Any, config_path: Path) -> int:
+    try:
+        return int(key)
+    except (TypeError, ValueError):
+        raise ModelLoadError(
+            f"{config_path}: id2label keys must be class indices, got {key!r}"
+        ) from None
 
 
 def _activation(
@@ -153,9 +194,10 @@ def _activation(
         return forced  # type: ignore[return-value]
     if num_labels == 2:
         return "softmax"
-    st_config = _read_json(directory / "config_sentence_transformers.json")
-    declared = st_config.get("activation_fn") or (config.get("sentence_transformers") or {}).get(
-        "activation_fn"
+    st_config = read_json_object(directory / "config_sentence_transformers.json")
+    embedded = config.get("sentence_transformers")
+    declared = st_config.get("activation_fn") or (
+        embedded.get("activation_fn") if isinstance(embedded, dict) else None
     )
     if not declared:
         return "sigmoid"
@@ -174,7 +216,12 @@ def _max_length(
     tokenizer_config: dict[str, Any],
     override: int | None,
 ) -> int:
-    positions = int(config.get("max_position_embeddings", _UNBOUNDED))
+    positions = _optional_int(config.get("max_position_embeddings", _UNBOUNDED))
+    if positions is None:
+        raise ModelLoadError(
+            f"{directory / 'config.json'}: max_position_embeddings must be an integer, "
+            f"got {config.get('max_position_embeddings')!r}"
+        )
     if config.get("model_type") in _OFFSET_POSITION_TYPES:
         positions -= 2
     if override is not None:
@@ -183,7 +230,7 @@ def _max_length(
                 f"max_length {override} exceeds the model's {positions} positions"
             )
         return override
-    st_length = _read_json(directory / "sentence_bert_config.json").get("max_seq_length")
+    st_length = read_json_object(directory / "sentence_bert_config.json").get("max_seq_length")
     declared = _optional_int(st_length) or _optional_int(tokenizer_config.get("model_max_length"))
     if declared is None or declared >= _UNBOUNDED:
         declared = positions

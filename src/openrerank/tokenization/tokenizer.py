@@ -9,16 +9,18 @@ which is how long documents become windows.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
-from openrerank.errors import UnsupportedModelError
+from openrerank.errors import ModelLoadError, UnsupportedModelError, summarize_exception
+from openrerank.model.spec import read_json_object
 from openrerank.tokenization.template import PairTemplate
 from openrerank.types import EncodedPair, IntArray, TokenizedText
+
+_ADVICE = "the model files are corrupt or incomplete: download or save the model again"
 
 
 class PairTokenizer:
@@ -51,9 +53,9 @@ class PairTokenizer:
         path = directory / "tokenizer.json"
         if not path.is_file():
             raise UnsupportedModelError(
-                f"{directory.name} has no tokenizer.json (a fast tokenizer is required)"
+                f"{directory} has no tokenizer.json (a fast tokenizer is required)"
             )
-        return cls(Tokenizer.from_file(str(path)), max_length=max_length, pad_token=_pad(directory))
+        return cls(_read_tokenizer(path), max_length=max_length, pad_token=_pad(directory))
 
     def encode(self, query: str, documents: Sequence[str]) -> list[EncodedPair]:
         """Encode the query against every document, one pair per document.
@@ -135,13 +137,27 @@ def _to_pair(encoding: Encoding, index: int) -> EncodedPair:
     )
 
 
+def _read_tokenizer(path: Path) -> Tokenizer:
+    """Load a ``tokenizer.json``; a file that cannot be read or parsed is a ModelLoadError."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ModelLoadError(f"{path}: not a valid tokenizer.json ({exc}); {_ADVICE}") from exc
+    try:
+        return Tokenizer.from_str(text)
+    except Exception as exc:  # tokenizers raises plain Exception for every failure
+        raise ModelLoadError(
+            f"{path}: not a valid tokenizer.json ({summarize_exception(exc)}); {_ADVICE}"
+        ) from exc
+
+
 def _pad(directory: Path) -> str | None:
     for name in ("tokenizer_config.json", "special_tokens_map.json"):
-        path = directory / name
-        if path.is_file():
-            token = json.loads(path.read_text(encoding="utf-8")).get("pad_token")
-            if isinstance(token, dict):
-                token = token.get("content")
-            if isinstance(token, str):
-                return token
+        token = read_json_object(directory / name).get("pad_token")
+        if isinstance(token, dict):
+            token = token.get("content")
+        if isinstance(token, str):
+            return token
     return None

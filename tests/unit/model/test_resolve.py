@@ -48,3 +48,15 @@ def test_resolve_missing_model_offline_says_how_to_fix_it() -> None:
 def test_resolve_rejects_a_name_that_is_neither_a_path_nor_an_id() -> None:
     with pytest.raises(ModelNotFoundError, match="neither an existing directory"):
         resolve_model("./no/such//dir", weights=False)
+
+
+def test_resolve_a_file_says_it_is_not_a_model_directory(tiny_model_dir: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="is a file, not a model directory"):
+        resolve_model(str(tiny_model_dir / "config.json"), weights=False)
+
+
+@pytest.mark.parametrize("name", ["/no/such/model", "./no-such-model", "~/no-such-model-x"])
+def test_resolve_a_missing_path_names_the_directory_it_looked_for(name: str) -> None:
+    with pytest.raises(ModelNotFoundError, match="there is no directory /") as caught:
+        resolve_model(name, weights=False)
+    assert "\n" not in str(caught.value) and "HF_HUB_CACHE" not in str(caught.value)

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from openrerank.errors import UnsupportedModelError
-from openrerank.model.spec import read_spec
+from openrerank.errors import ModelLoadError, UnsupportedModelError
+from openrerank.model.spec import read_json_object, read_spec
 
 
 def write_model(folder: Path, config: dict[str, Any], **files: dict[str, Any]) -> Path:
@@ -134,3 +134,80 @@ def test_spec_token_type_ids_come_from_the_tokenizer_config(
 def test_spec_flags_remote_code(tmp_path: Path) -> None:
     folder = write_model(tmp_path, {"num_labels": 1, "auto_map": {"AutoModel": "x.Y"}})
     assert read_spec(folder).needs_remote_code
+
+
+def test_spec_accepts_architectures_written_as_one_string(tmp_path: Path) -> None:
+    folder = write_model(tmp_path, {"architectures": "BertForSequenceClassification"})
+    assert read_spec(folder).architecture == "BertForSequenceClassification"
+
+
+def test_spec_without_config_json_says_so(tmp_path: Path) -> None:
+    with pytest.raises(UnsupportedModelError, match=r"has no config\.json"):
+        read_spec(tmp_path)
+
+
+@pytest.mark.parametrize("config", [{}, {"architectures": []}, {"model_type": "bert"}])
+def test_spec_of_a_config_without_architectures_names_the_file(
+    tmp_path: Path, config: dict[str, Any]
+) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(UnsupportedModelError, match="names no architecture") as caught:
+        read_spec(tmp_path)
+    assert str(caught.value).startswith(f"{tmp_path / 'config.json'}: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "cause"),
+    [
+        ('{"architectures": [', "not valid JSON"),
+        ("", "not valid JSON"),
+        ("[1, 2]", "must hold a JSON object, not list"),
+    ],
+)
+def test_spec_of_a_broken_config_json_is_a_one_line_load_error(
+    tmp_path: Path, text: str, cause: str
+) -> None:
+    (tmp_path / "config.json").write_text(text)
+    with pytest.raises(ModelLoadError, match=cause) as caught:
+        read_spec(tmp_path)
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'config.json'}: ") and "\n" not in message
+
+
+def test_spec_of_a_config_json_that_is_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_bytes(b'{"model_type": "\xff\xfe"}')
+    with pytest.raises(ModelLoadError, match="not valid JSON"):
+        read_spec(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("config", "cause"),
+    [
+        ({"max_position_embeddings": "lots"}, "max_position_embeddings must be an integer"),
+        ({"id2label": {"zero": "no", "one": "yes"}}, "id2label keys must be class indices"),
+        ({"id2label": ["no", "yes"], "num_labels": 2}, "id2label must be an object"),
+    ],
+)
+def test_spec_names_a_config_field_of_the_wrong_type(
+    tmp_path: Path, config: dict[str, Any], cause: str
+) -> None:
+    folder = write_model(tmp_path, config)
+    with pytest.raises(ModelLoadError, match=cause) as caught:
+        read_spec(folder)
+    assert str(caught.value).startswith(f"{folder / 'config.json'}: ")
+
+
+def test_spec_ignores_a_legacy_activation_key_that_is_not_an_object(tmp_path: Path) -> None:
+    folder = write_model(tmp_path, {"num_labels": 1, "sentence_transformers": "Identity"})
+    assert read_spec(folder).activation == "sigmoid"
+
+
+def test_spec_names_a_broken_tokenizer_config(tmp_path: Path) -> None:
+    folder = write_model(tmp_path, {"num_labels": 1})
+    (folder / "tokenizer_config.json").write_text("{'single': 'quotes'}")
+    with pytest.raises(ModelLoadError, match=r"tokenizer_config\.json: not valid JSON"):
+        read_spec(folder)
+
+
+def test_read_json_object_of_a_missing_file_is_empty(tmp_path: Path) -> None:
+    assert read_json_object(tmp_path / "absent.json") == {}

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from transformers import AutoTokenizer
 
+from openrerank.errors import ModelLoadError, UnsupportedModelError
 from openrerank.tokenization.tokenizer import PairTokenizer
 from tiny_models import ARCHITECTURES
 
@@ -55,3 +58,36 @@ def test_tokenizer_caps_the_query_to_half_the_text_window(tiny_model_dir: Path) 
 def test_tokenizer_keeps_a_query_that_fits(tiny_model_dir: Path) -> None:
     tokenizer = PairTokenizer.from_directory(tiny_model_dir, max_length=64)
     assert tokenizer.cap_query("a short query") == "a short query"
+
+
+@pytest.mark.parametrize(
+    ("content", "cause"),
+    [
+        (b"garbage, not json", "not a valid tokenizer.json"),
+        (b"", "not a valid tokenizer.json"),
+        (b'{"version": "1.0"}', "not a valid tokenizer.json"),
+        (b"\xff\xfe\x00", "not a valid tokenizer.json"),
+    ],
+)
+def test_tokenizer_from_a_broken_file_is_a_one_line_load_error(
+    tiny_model_dir: Path, tmp_path: Path, content: bytes, cause: str
+) -> None:
+    folder = Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+    (folder / "tokenizer.json").write_bytes(content)
+    with pytest.raises(ModelLoadError, match=cause) as caught:
+        PairTokenizer.from_directory(folder, max_length=32)
+    message = str(caught.value)
+    assert message.startswith(f"{folder / 'tokenizer.json'}: ") and "\n" not in message
+
+
+def test_tokenizer_names_a_broken_special_tokens_map(tiny_model_dir: Path, tmp_path: Path) -> None:
+    folder = Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+    (folder / "tokenizer_config.json").write_text("{}")
+    (folder / "special_tokens_map.json").write_text('{"pad_token": ')
+    with pytest.raises(ModelLoadError, match=r"special_tokens_map\.json: not valid JSON"):
+        PairTokenizer.from_directory(folder, max_length=32)
+
+
+def test_tokenizer_missing_file_names_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(UnsupportedModelError, match=re.escape(f"{tmp_path} has no tokenizer.json")):
+        PairTokenizer.from_directory(tmp_path, max_length=32)

@@ -1,0 +1,148 @@
+"""A request's ``model`` names a served model or alias, never a path, URL or hub id.
+
+Every hostile name (``tests/model_names.py``: the served model's own directory, relative
+paths, traversal, URLs, hub ids, one cached in the shared cache, empty, 10,000 characters,
+control characters, near misses of the served name) gets 404 with a ``{"message"}`` body
+from v2 and v1, and TEI, which takes no ``model``, refuses the field with 422. The
+spies show that no download, resolve, read or load ran while they were answered, and the
+backend saw no batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from e2e.conftest import ALIAS, DOCUMENTS, MODEL, QUERY, Server, rerank_body
+from loader_spy import LoaderSpy
+from model_names import LONG_NAME, hostile_model_names
+
+MAX_MESSAGE_CHARS = 500
+"""A 404 message stays short whatever name was sent."""
+
+
+@pytest.fixture
+def names(tiny_model_dir: Path) -> dict[str, str]:
+    """Case id -> hostile name, the served model's own directory among them."""
+    return hostile_model_names(tiny_model_dir, served=MODEL, alias=ALIAS)
+
+
+@pytest.fixture
+def spy(server: Server, monkeypatch: pytest.MonkeyPatch) -> LoaderSpy:
+    """Loader spies, installed once the server has loaded its model."""
+    return LoaderSpy().install(monkeypatch)
+
+
+def v1_body(model: str) -> dict[str, Any]:
+    return {"model": model, "query": QUERY, "documents": list(DOCUMENTS)}
+
+
+def forbidden_fragments(name: str) -> list[str]:
+    """Text a 404 for ``name`` must not hold: what is in the folder it names, if any."""
+    fragments = ["root:x:", "snapshots", "models--", "config.json", "tokenizer.json"]
+    try:
+        entries = list(Path(name).expanduser().iterdir()) if name else []
+    except (OSError, ValueError):  # not a folder, a name too long, a NUL byte
+        entries = []
+    return fragments + [entry.name for entry in entries if len(entry.name) > 3]
+
+
+def check_not_served(client: TestClient, path: str, body: dict[str, Any], name: str) -> str:
+    """A problem with the answer to ``body``, or ``""`` when it is a proper 404."""
+    response = client.post(path, json=body)
+    if response.status_code != 404:
+        return f"status {response.status_code}: {response.text[:200]}"
+    payload = response.json()
+    if set(payload) != {"message"} or not isinstance(payload["message"], str):
+        return f"body {payload!r} is not {{'message': str}}"
+    message: str = payload["message"]
+    if "not served" not in message or f"served models: {MODEL}; aliases: {ALIAS}" not in message:
+        return f"message does not say what is served: {message!r}"
+    if len(message) > MAX_MESSAGE_CHARS or "\n" in message or "\x00" in message:
+        return f"message is not one short line: {message[:200]!r}"
+    leaked = [f for f in forbidden_fragments(name) if f in message and f not in name]
+    return f"message leaks {leaked}: {message!r}" if leaked else ""
+
+
+@pytest.mark.parametrize(
+    ("path", "make_body"),
+    [("/v2/rerank", lambda name: rerank_body(model=name)), ("/v1/rerank", v1_body)],
+    ids=["v2", "v1"],
+)
+def test_a_hostile_model_name_is_not_served_and_loads_nothing(
+    server: Server, spy: LoaderSpy, names: dict[str, str], path: str, make_body: Any
+) -> None:
+    problems = {
+        case: problem
+        for case, name in names.items()
+        if (problem := check_not_served(server.client, path, make_body(name), name))
+    }
+    assert problems == {}
+    assert spy.calls == []
+    assert server.backend.batches == []
+    assert [entry.name for entry in server.catalog.entries] == [MODEL]
+    server.assert_still_serves()  # the spies wrap; the server is unharmed
+    assert len(server.backend.batches) == 1
+
+
+def test_the_long_name_is_cut_in_the_message(server: Server) -> None:
+    response = server.client.post("/v2/rerank", json=rerank_body(model=LONG_NAME))
+    assert response.status_code == 404
+    message = response.json()["message"]
+    assert LONG_NAME[:50] in message and LONG_NAME not in message
+
+
+def test_tei_takes_no_model_field(server: Server, spy: LoaderSpy, names: dict[str, str]) -> None:
+    for name in (names["absolute-path-of-the-served-model"], names["hub-id-not-cached"]):
+        body = {"query": QUERY, "texts": list(DOCUMENTS), "model": name}
+        response = server.client.post("/rerank", json=body)
+        assert response.status_code == 422, response.text
+        assert response.json() == {"message": "parameter 'model' is not a valid field"}
+    assert spy.calls == [] and server.backend.batches == []
+
+
+@pytest.mark.parametrize("name", [MODEL, ALIAS])
+def test_served_names_still_resolve_with_the_spies_on(
+    server: Server, spy: LoaderSpy, name: str
+) -> None:
+    for path, body in (("/v2/rerank", rerank_body(model=name)), ("/v1/rerank", v1_body(name))):
+        response = server.client.post(path, json=body)
+        assert response.status_code == 200, response.text
+    assert spy.calls == []
+    assert len(server.backend.batches) == 2
+
+
+def test_the_spies_see_a_real_load_and_a_real_download_attempt(
+    server: Server, spy: LoaderSpy, tiny_model_dir: Path
+) -> None:
+    """Control: the spies are on the paths a load and a download really take."""
+    from openrerank import ModelNotFoundError
+    from openrerank.catalog import ModelCatalog
+    from openrerank.config import EngineConfig, ModelConfig
+    from openrerank.model import resolve
+
+    config = EngineConfig(ModelConfig(str(tiny_model_dir), backend="fake"))
+
+    async def load_and_stop() -> None:
+        async with ModelCatalog.from_configs([config]):
+            pass
+
+    asyncio.run(load_and_stop())
+    assert {
+        "RerankService.__init__",
+        "RerankService.start",
+        "openrerank.service.resolve_model",
+        "openrerank.service.read_spec",
+        "PairTokenizer.from_directory",
+        "openrerank.service.create_backend",
+    } <= set(spy.calls)
+    spy.calls.clear()
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    with pytest.raises(ModelNotFoundError):
+        resolve.resolve_model("cross-encoder/ms-marco-MiniLM-L-6-v2", weights=False)
+    assert "openrerank.model.resolve.snapshot_download" in spy.calls
