@@ -17,12 +17,13 @@ sum floats) in hash-map order and so give a different vocabulary on every run.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -39,6 +40,7 @@ from tokenizers import (
 from transformers import (
     AutoConfig,
     AutoModelForSequenceClassification,
+    AutoTokenizer,
     BertTokenizer,
     PreTrainedTokenizerFast,
     XLMRobertaTokenizer,
@@ -304,18 +306,25 @@ _TOKENIZER_BUILDERS: dict[str, _TokenizerBuilder] = {
 
 
 def transformers_logits(
-    folder: Path, query: str, documents: list[str], *, max_length: int
+    folder: Path,
+    query: str,
+    documents: list[str],
+    *,
+    max_length: int,
+    truncation: Literal["only_second", "longest_first"] = "only_second",
 ) -> np.ndarray:
-    """The reference: transformers' logits for (query, document) pairs, padded as one batch."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    """The reference: transformers' logits for (query, document) pairs, padded as one batch.
 
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    ``truncation="longest_first"`` is sentence-transformers' ``CrossEncoder`` recipe
+    (``truncation=True``); it equals ``"only_second"`` whenever the query fits in half
+    the window. The model is loaded once per folder.
+    """
+    tokenizer, model = _transformers_model(folder)
     # a batch of pairs: transformers treats an empty string as a real second segment here
     encoded = tokenizer(
         [query] * len(documents),
         documents,
-        truncation="only_second",
+        truncation=truncation,
         max_length=max_length,
         padding=True,
         return_tensors="pt",
@@ -323,3 +332,11 @@ def transformers_logits(
     with torch.inference_mode():
         logits: np.ndarray = model(**encoded).logits.float().numpy()
         return logits
+
+
+@functools.cache
+def _transformers_model(folder: Path) -> tuple[Any, torch.nn.Module]:
+    """transformers' tokenizer and model (in eval mode) for ``folder``."""
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    return tokenizer, model

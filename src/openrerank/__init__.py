@@ -1,47 +1,83 @@
-"""openrerank: self-hosted, Cohere-compatible reranking with open cross-encoders."""
+"""openrerank: self-hosted, Cohere-compatible reranking with open cross-encoders.
+
+The public names load on first use (PEP 562), so ``import openrerank`` and the
+command line's ``--help`` stay fast; ``from openrerank import Reranker`` works as usual.
+"""
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
-from importlib.metadata import version as _version
+import importlib
+import typing as _typing
 
-from openrerank.catalog import ModelCatalog
-from openrerank.config import (
-    BatchingConfig,
-    ChunkingConfig,
-    EngineConfig,
-    HttpConfig,
-    ModelConfig,
-    ServerConfig,
-)
-from openrerank.errors import (
-    BackendError,
-    BackendUnavailableError,
-    DocumentTypeError,
-    EmptyDocumentsError,
-    EmptyQueryError,
-    EngineClosedError,
-    InputTooLongError,
-    InvalidInputError,
-    InvalidTopNError,
-    ModelError,
-    ModelLoadError,
-    ModelNotFoundError,
-    OverloadedError,
-    RerankError,
-    ScoreError,
-    TooManyDocumentsError,
-    UnknownModelError,
-    UnsupportedModelError,
-)
-from openrerank.service import ModelInfo, RerankService, ServiceStats
-from openrerank.sync import Reranker
-from openrerank.types import Document, RankResult, RerankOutcome, Span, SpanOptions, Usage
+if _typing.TYPE_CHECKING:
+    from openrerank.catalog import ModelCatalog
+    from openrerank.config import (
+        BatchingConfig,
+        ChunkingConfig,
+        EngineConfig,
+        HttpConfig,
+        ModelConfig,
+        ServerConfig,
+    )
+    from openrerank.errors import (
+        BackendError,
+        BackendUnavailableError,
+        DocumentTypeError,
+        EmptyDocumentsError,
+        EmptyQueryError,
+        EngineClosedError,
+        InputTooLongError,
+        InvalidInputError,
+        InvalidTopNError,
+        ModelError,
+        ModelLoadError,
+        ModelNotFoundError,
+        OverloadedError,
+        RerankError,
+        ScoreError,
+        TooManyDocumentsError,
+        UnknownModelError,
+        UnsupportedModelError,
+    )
+    from openrerank.service import ModelInfo, RerankService, ServiceStats
+    from openrerank.sync import Reranker
+    from openrerank.types import Document, RankResult, RerankOutcome, Span, SpanOptions, Usage
 
-try:
-    __version__ = _version("openrerank")
-except _PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+_EXPORTS = {
+    "openrerank.catalog": ("ModelCatalog",),
+    "openrerank.config": (
+        "BatchingConfig",
+        "ChunkingConfig",
+        "EngineConfig",
+        "HttpConfig",
+        "ModelConfig",
+        "ServerConfig",
+    ),
+    "openrerank.errors": (
+        "BackendError",
+        "BackendUnavailableError",
+        "DocumentTypeError",
+        "EmptyDocumentsError",
+        "EmptyQueryError",
+        "EngineClosedError",
+        "InputTooLongError",
+        "InvalidInputError",
+        "InvalidTopNError",
+        "ModelError",
+        "ModelLoadError",
+        "ModelNotFoundError",
+        "OverloadedError",
+        "RerankError",
+        "ScoreError",
+        "TooManyDocumentsError",
+        "UnknownModelError",
+        "UnsupportedModelError",
+    ),
+    "openrerank.service": ("ModelInfo", "RerankService", "ServiceStats"),
+    "openrerank.sync": ("Reranker",),
+    "openrerank.types": ("Document", "RankResult", "RerankOutcome", "Span", "SpanOptions", "Usage"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "BackendError",
@@ -81,3 +117,30 @@ __all__ = [
     "Usage",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """Import a public name's module the first time the name is used."""
+    if name == "__version__":
+        value = _installed_version()
+        globals()[name] = value
+        return value
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'openrerank' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("openrerank")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from openrerank.types import BackendName, Precision
+if TYPE_CHECKING:
+    from openrerank.types import BackendName, Precision
 
 DEFAULT_MODEL = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 ActivationName = Literal["auto", "sigmoid", "softmax", "identity"]

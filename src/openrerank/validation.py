@@ -16,7 +16,8 @@ from openrerank.errors import (
 )
 from openrerank.types import Document, SpanOptions
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE = re.compile("[\ud800-\udfff]")
+"""A surrogate code point: in a Python string, one that is not half of a valid pair."""
 
 
 def check_query(query: object) -> str:
@@ -146,7 +147,7 @@ def check_unicode(name: str, text: str) -> None:
     Raises:
         InvalidInputError: it has one.
     """
-    found = None if text.isascii() else _SURROGATE.search(text)
+    found = None if text.isascii() else SURROGATE.search(text)
     if found is not None:
         raise InvalidInputError(
             f"{name} has an unpaired surrogate (U+{ord(found.group()):04X}) at offset "

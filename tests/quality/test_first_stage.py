@@ -17,6 +17,8 @@ tied scores by its own rule (document id, descending), not from the rank order t
 files keep. The two agree at 3 decimals except for xquad-r/de (0.7436 scored, printed
 0.744; 0.7432 in rank order), so that one README check is an expected failure, and the
 scored figures are checked against the README with the built-in BM25's scores.
+
+No model runs here (about 45 s on 2 cores), so these checks are part of the default suite.
 """
 
 from __future__ import annotations
@@ -31,8 +33,6 @@ from conftest import require_shared
 from openrerank.eval.bm25 import Bm25Settings, bm25_scored_candidates, dataset_bm25
 from openrerank.eval.datasets import BeirDataset, load_beir, load_run
 from openrerank.eval.measures import evaluate, ranking_to_run
-
-pytestmark = pytest.mark.quality
 
 XQUAD_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
 SHARED_SETS = ("beir-scifact", "trec-dl-2019-passage", *(f"xquad-r/{x}" for x in XQUAD_LANGUAGES))

@@ -4,6 +4,15 @@ The published figures truncate each abstract to the model window (sentence-trans
 so the runs truncate too (``max_chunks_per_doc=1``); windows are measured in
 ``bench/LONG_DOCUMENTS.md``. ONNX runs through ``openrerank eval`` with its built-in BM25
 first stage (the product path end to end); torch through the library on the shared run.
+
+onnx int8 and openvino bf16 run through the library on the shared run, as
+``bench/scifact_quality.py`` did for the README's "Measured" table, and must reproduce that
+table's figures (read from README.md) within the same tolerance as fp32. A check of only
+the documented relation to fp32 (int8 within 0.015, bf16 within 0.005) would let a change
+of the quantization recipe that moves int8 by 0.01 pass while the README goes stale.
+
+These runs take 10-20 minutes each on 2 cores: they are marked ``quality`` and run by
+``make quality``; ``test_scifact_subset.py`` is the default suite's check.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from openrerank.cli.main import app
 from openrerank.eval.datasets import BeirDataset
 from openrerank.eval.measures import evaluate
 from openrerank.eval.runner import rerank_candidates
+from openrerank.types import BackendName, Precision
 
 pytestmark = pytest.mark.quality
 
@@ -66,3 +76,44 @@ def test_torch_reproduces_the_published_scifact_ndcg(
     ndcg = evaluate(scifact.qrels, run, ("nDCG@10",))["nDCG@10"]
     print(f"\nSciFact nDCG@10 torch fp32: {ndcg:.4f} (published {published_scifact_ndcg})")
     assert abs(ndcg - published_scifact_ndcg) <= BACKEND_TOLERANCE, ndcg
+
+
+def cpu_runs_bf16() -> bool:
+    """Whether OpenVINO reports native bf16 (AVX-512 BF16 or AMX) on this CPU."""
+    import openvino as ov
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def readme_row(figures: dict[str, float], prefix: str) -> float:
+    """The figure of the one README row whose label starts with ``prefix``."""
+    matching = [label for label in figures if label.startswith(prefix)]
+    assert len(matching) == 1, f"README Measured table: rows {matching} start with {prefix!r}"
+    return figures[matching[0]]
+
+
+@pytest.mark.parametrize(
+    ("backend", "precision", "row"),
+    [("onnx", "int8", "onnx int8"), ("openvino", "bf16", "openvino bf16")],
+    ids=["onnx-int8", "openvino-bf16"],
+)
+def test_reduced_precision_reproduces_the_readme_scifact_ndcg(
+    backend: BackendName,
+    precision: Precision,
+    row: str,
+    scifact: BeirDataset,
+    readme_scifact_ndcg: dict[str, float],
+    published_scifact_ndcg: float,
+) -> None:
+    if precision == "bf16" and not cpu_runs_bf16():
+        pytest.skip("this CPU has no native bf16 (AVX-512 BF16 or AMX); the figure needs one")
+    expected = readme_row(readme_scifact_ndcg, row)
+    with Reranker(REFERENCE_MODEL, backend=backend, precision=precision) as reranker:
+        assert (reranker.info.backend, reranker.info.precision) == (backend, precision)
+        run = rerank_candidates(reranker, scifact, max_chunks_per_doc=1)
+    ndcg = evaluate(scifact.qrels, run, ("nDCG@10",))["nDCG@10"]
+    print(
+        f"\nSciFact nDCG@10 {backend} {precision}: {ndcg:.4f} (README {expected}, "
+        f"{ndcg - published_scifact_ndcg:+.4f} from fp32's published {published_scifact_ndcg})"
+    )
+    assert abs(ndcg - expected) <= BACKEND_TOLERANCE, ndcg

@@ -8,14 +8,15 @@ from typing import Annotated
 
 import typer
 
-from openrerank.bench.runner import BASELINES, BenchConfig, run_bench
 from openrerank.bench.workloads import WORKLOADS
+from openrerank.cli.extras import needs_extra
 from openrerank.config import default_cache_dir
 
 REFERENCE_MODEL = "openrerank/minilm-l6-scifact-ce"
 PRECISIONS = ("fp32", "int8", "bf16")
 
 
+@needs_extra("bench", "bench")
 def bench(  # noqa: PLR0913 - each flag is one documented option
     model: Annotated[
         str, typer.Option(help="Model to benchmark (hub id or local directory).")
@@ -54,6 +55,9 @@ def bench(  # noqa: PLR0913 - each flag is one documented option
     ] = None,
 ) -> None:
     """Benchmark openrerank against sentence-transformers and infinity, side by side."""
+    from openrerank.bench.report import markdown, write
+    from openrerank.bench.runner import BASELINES, BenchConfig, run_bench
+
     config = BenchConfig(
         model=model,
         data_dir=data,
@@ -70,8 +74,6 @@ def bench(  # noqa: PLR0913 - each flag is one documented option
     )
     if not data.is_dir():
         raise typer.BadParameter(f"{data} is not a folder", param_hint="--data")
-    from openrerank.bench.report import markdown, write
-
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     run = run_bench(config)
     typer.echo(markdown(run))

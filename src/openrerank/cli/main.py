@@ -7,7 +7,7 @@ import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
@@ -18,11 +18,13 @@ from openrerank.cli.bench import bench
 from openrerank.cli.choices import AUTO, FP32, BackendChoice, PrecisionChoice
 from openrerank.cli.documents import DocumentFileError, parse_documents
 from openrerank.cli.evaluate import calibrate, evaluate
+from openrerank.cli.extras import MISSING_EXTRA_EXIT
 from openrerank.cli.serve import serve
 from openrerank.config import DEFAULT_MODEL, EngineConfig, ModelConfig
-from openrerank.errors import InvalidInputError, RerankError
-from openrerank.sync import Reranker
-from openrerank.types import BackendName, Precision, RankResult
+from openrerank.errors import BackendUnavailableError, InvalidInputError, RerankError
+
+if TYPE_CHECKING:
+    from openrerank.types import BackendName, Precision, RankResult
 
 app = typer.Typer(
     help="Self-hosted, Cohere-compatible reranking with open cross-encoders.",
@@ -97,13 +99,15 @@ def rank(  # noqa: PLR0913 - each flag is one documented option
 
     A document longer than the model window is scored as its best window.
     """
+    from openrerank.sync import Reranker
+
     try:
         texts = _read_documents(documents)
         config = ModelConfig(
             name=model,
             revision=revision,
-            backend=cast(BackendName, backend.value),
-            precision=cast(Precision, precision.value),
+            backend=cast("BackendName", backend.value),
+            precision=cast("Precision", precision.value),
             device=device,
             max_length=max_length,
             threads=threads,
@@ -119,10 +123,15 @@ def rank(  # noqa: PLR0913 - each flag is one documented option
             )
     except (RerankError, DocumentFileError, OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(
-            2 if isinstance(exc, InvalidInputError | DocumentFileError) else 1
-        ) from None
+        raise typer.Exit(_exit_code(exc)) from None
     _print(results, output)
+
+
+def _exit_code(exc: Exception) -> int:
+    """2 for what the user can fix in the command line or install, 1 for the rest."""
+    if isinstance(exc, BackendUnavailableError):
+        return MISSING_EXTRA_EXIT
+    return 2 if isinstance(exc, InvalidInputError | DocumentFileError) else 1
 
 
 def _read_documents(source: str) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Annotated, Any, cast
 import typer
 
 from openrerank.cli.choices import AUTO, FP32, BackendChoice, PrecisionChoice
+from openrerank.cli.extras import needs_extra
 from openrerank.config import (
     AGGREGATIONS,
     COHERE_MODEL_NAMES,
@@ -31,6 +33,7 @@ from openrerank.config import (
 )
 
 ENV_PREFIX = "OPENRERANK_"
+logger = logging.getLogger(__name__)
 
 
 def _env(name: str) -> str:
@@ -53,6 +56,7 @@ def _load_config_file(ctx: typer.Context, param: typer.CallbackParam, value: Pat
     ctx.default_map = {**(ctx.default_map or {}), **settings}
 
 
+@needs_extra("serve", "server")
 def serve(  # noqa: PLR0913 - every flag is one documented setting
     ctx: typer.Context,
     model: Annotated[
@@ -209,6 +213,15 @@ def serve(  # noqa: PLR0913 - every flag is one documented setting
             "only for models you trust). Repeatable; off for every other model.",
         ),
     ] = None,
+    fallback_model: Annotated[
+        str | None,
+        typer.Option(
+            envvar=_env("fallback_model"),
+            help="Served instead of the default model when no --model is given and the "
+            "default is neither cached nor reachable (`make serve` points it at the "
+            "offline reference model of ../shared when that is present).",
+        ),
+    ] = None,
     print_config: Annotated[
         bool,
         typer.Option(
@@ -236,8 +249,33 @@ def serve(  # noqa: PLR0913 - every flag is one documented setting
     from openrerank.server.run import configure_logging, run_server
 
     configure_logging(ctx.find_root().params.get("log_level") or "info")
+    if model is None and fallback_model is not None:
+        settings = _default_or_fallback(ctx.params, fallback_model) or settings
     if not run_server(settings):
         raise typer.Exit(1)
+
+
+def _default_or_fallback(params: Mapping[str, Any], fallback: str) -> ServerConfig | None:
+    """The settings with ``fallback`` served when the default model cannot be found.
+
+    Logged first, either way: which model is served, and why.
+    """
+    from openrerank.errors import ModelNotFoundError
+    from openrerank.model.resolve import resolve_model
+
+    try:
+        resolve_model(DEFAULT_MODEL, weights=False)
+    except ModelNotFoundError as exc:
+        logger.warning(
+            "serving %s instead of the default model %s, which is neither cached nor "
+            "reachable (%s)",
+            fallback,
+            DEFAULT_MODEL,
+            exc,
+        )
+        return server_config({**params, "model": [fallback]})
+    logger.info("serving the default model %s", DEFAULT_MODEL)
+    return None
 
 
 def server_config(params: Mapping[str, Any]) -> ServerConfig:

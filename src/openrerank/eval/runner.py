@@ -28,13 +28,13 @@ from types import MappingProxyType
 from typing import Any, Unpack
 
 from openrerank.eval.datasets import BeirDataset
+from openrerank.eval.defaults import DEFAULT_EVAL_MEASURES
 from openrerank.eval.measures import Qrels, evaluate, per_query, ranking_to_run
 from openrerank.eval.scorers import Scorer
 from openrerank.eval.stats import paired_sign_flip_p
 from openrerank.sync import Reranker
 from openrerank.types import DocumentOptions
 
-DEFAULT_EVAL_MEASURES: tuple[str, ...] = ("nDCG@10", "RR@10", "R@10", "R@100", "AP")
 PRIMARY_MEASURE = "nDCG@10"
 
 ScoredRanking = tuple[tuple[str, float], ...]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from openrerank.eval.bm25 import Bm25Settings, bm25_candidates
 from openrerank.eval.datasets import BeirDataset, load_beir, load_run, with_candidates
-from openrerank.eval.runner import DEFAULT_EVAL_MEASURES, EvalTask, default_rel, judged_queries
+from openrerank.eval.defaults import DEFAULT_EVAL_MEASURES
+from openrerank.eval.runner import EvalTask, default_rel, judged_queries
 
 
 def make_task(  # noqa: PLR0913 - each argument is one documented choice

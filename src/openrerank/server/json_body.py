@@ -22,11 +22,12 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from openrerank.validation import SURROGATE
+
 MAX_DEPTH = 64
 """Arrays and objects nest at most this deep: more than any rerank request needs, and far
 less than what breaks the parser (about 1,000) or the response serializer (about 250)."""
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 Path = tuple[str | int, ...]
@@ -125,7 +126,7 @@ def _check_tree(value: Any, *, strings: bool) -> None:
 
 
 def _check_string(text: str, path: Path) -> None:
-    found = _SURROGATE.search(text)
+    found = SURROGATE.search(text)
     if found is not None:
         where = _format_path(path) or "the body"
         code = f"\\u{ord(found.group()):04x}"
