@@ -44,7 +44,7 @@ layers: $(VENV)/.dev-installed
 	$(BIN)/lint-imports
 
 unit: $(VENV)/.dev-installed $(SDK_VENV)/.installed
-	OPENRERANK_COHERE_SDK_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python $(BIN)/pytest tests -m "not quality"
+	OPENRERANK_COHERE_SDK_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python $(BIN)/pytest tests -m "not quality" --durations=15
 
 $(SDK_VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(SDK_VENV)
