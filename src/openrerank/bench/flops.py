@@ -1,7 +1,8 @@
 """How far from the machine's limit: model FLOPs per workload and the measured matmul peak.
 
 The FLOPs count is the encoder's matrix multiplications on the real (unpadded) tokens of
-every pair, as the model's tokenizer and window produce them: per layer and token,
+every pair, as the model's tokenizer and window produce them (one window per document,
+what the timed runs score; `windowed_cost` counts every window instead): per layer and token,
 ``2 (4 h^2 + 2 h i)`` for the projections and feed-forward, plus ``4 n h`` for the
 attention scores and values over a pair of ``n`` tokens. Embeddings, norms, softmax and
 the classifier head are left out (they are a few percent on these models). The peak is
@@ -18,8 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from openrerank.bench.workloads import Workload
+from openrerank.config import EngineConfig, ModelConfig
 from openrerank.model.resolve import resolve_model
 from openrerank.model.spec import read_spec
+from openrerank.prepare import PrepareOptions, prepare
 from openrerank.tokenization.tokenizer import PairTokenizer
 from openrerank.types import FloatArray
 
@@ -59,16 +62,62 @@ def encoder_shape(directory: Path) -> EncoderShape:
 
 
 def workload_cost(model: str, workload: Workload) -> WorkloadCost:
-    """Tokenize every pair of the workload as the engine does and count its FLOPs."""
-    files = resolve_model(model, weights=False)
-    spec = read_spec(files.directory)
-    tokenizer = PairTokenizer.from_directory(files.directory, max_length=spec.max_length)
-    shape = encoder_shape(files.directory)
+    """Tokenize every pair of the workload as the engine does and count its FLOPs.
+
+    Each document is one pair, cut to the model window (``max_chunks_per_doc=1``).
+    """
+    tokenizer, shape = _tokenizer(model)
     lengths = [
         pair.n_tokens
         for request in workload.requests
         for pair in tokenizer.encode(request.query, request.documents)
     ]
+    return _cost(shape, lengths)
+
+
+def windowed_cost(model: str, workload: Workload) -> WorkloadCost:
+    """The pairs and FLOPs when every window of each document is scored.
+
+    The documents are split as the engine's default chunking splits them
+    (`openrerank.prepare` with the `EngineConfig` defaults): this is the work of a
+    ``Reranker.score`` call without ``max_chunks_per_doc``.
+    """
+    tokenizer, shape = _tokenizer(model)
+    options = default_prepare_options(EngineConfig(ModelConfig(name=model)))
+    lengths = [
+        pair.n_tokens
+        for request in workload.requests
+        for pair in prepare(tokenizer, request.query, request.documents, options).pairs
+    ]
+    return _cost(shape, lengths)
+
+
+def default_prepare_options(config: EngineConfig) -> PrepareOptions:
+    """What ``RerankService.score`` prepares with when a request sets no option."""
+    chunking = config.chunking
+    return PrepareOptions(
+        max_tokens_per_doc=chunking.max_tokens_per_doc,
+        max_windows_per_doc=None,
+        overlap=chunking.window_overlap,
+        max_pairs=min(chunking.max_windows_per_request, config.max_queued_pairs),
+        structured=True,
+        rank_fields=None,
+        spans=False,
+        span_tokens=chunking.span_tokens,
+        chars_per_token=chunking.chars_per_token,
+        max_query_chars=config.max_query_chars,
+        max_document_chars=config.max_document_chars,
+    )
+
+
+def _tokenizer(model: str) -> tuple[PairTokenizer, EncoderShape]:
+    files = resolve_model(model, weights=False)
+    spec = read_spec(files.directory)
+    tokenizer = PairTokenizer.from_directory(files.directory, max_length=spec.max_length)
+    return tokenizer, encoder_shape(files.directory)
+
+
+def _cost(shape: EncoderShape, lengths: list[int]) -> WorkloadCost:
     return WorkloadCost(len(lengths), sum(lengths), sum(shape.pair_flops(n) for n in lengths))
 
 

@@ -1,9 +1,15 @@
-"""openrerank under test: the library one request at a time, the server under N clients."""
+"""openrerank under test: the library one request at a time, the server under N clients.
+
+The timed runs score one window per document (``max_chunks_per_doc=1``), as
+sentence-transformers and infinity do (they truncate each pair to the model window), so
+the ratios against them compare equal work. By default openrerank scores every window
+of a long document; that is measured once more on the library (`Windowed`), as pairs/s.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +17,7 @@ import httpx
 
 from openrerank.bench.measure import Timings, time_concurrent, time_serial
 from openrerank.bench.process import child_server, free_port, openrerank_command, peak_rss_mb
+from openrerank.bench.results import Windowed
 from openrerank.bench.workloads import Request, Workload
 from openrerank.sync import Reranker
 from openrerank.types import BackendName, FloatArray, Precision
@@ -23,29 +30,54 @@ ENGINES: dict[str, tuple[BackendName, Precision]] = {
 }
 """Each precision class on its fastest CPU backend (bf16: OpenVINO, 1.3x PyTorch's)."""
 REQUEST_TIMEOUT_S = 900.0
+ONE_WINDOW = 1
+"""``max_chunks_per_doc`` of every timed request: one window per document, like the baselines."""
 
 
 @dataclass(frozen=True)
 class LibraryRun:
-    """Single-stream timings per workload and the first request's scores."""
+    """Single-stream timings per workload, the first request's scores, and windowed runs."""
 
     timings: dict[str, Timings]
     first_scores: dict[str, tuple[float, ...]]
+    windowed: dict[str, Windowed]
 
 
 def measure_library(
-    model: str, precision: str, workloads: Sequence[Workload], *, repeats: int, warmup: int
+    model: str,
+    precision: str,
+    workloads: Sequence[Workload],
+    *,
+    repeats: int,
+    warmup: int,
+    windows_per_pass: Mapping[str, int] | None = None,
 ) -> LibraryRun:
-    """Time ``Reranker.score`` on every workload, one request at a time."""
+    """Time ``Reranker.score`` on every workload, one request at a time, one window each.
+
+    With ``windows_per_pass`` (workload name to the windows one pass over its requests
+    scores by default, `flops.windowed_cost`), each of those workloads is timed again
+    with every window scored, after the one-window runs and without a further warm-up.
+    """
     backend, engine_precision = ENGINES[precision]
     with Reranker(model, backend=backend, precision=engine_precision) as reranker:
 
         def call(request: Request) -> FloatArray:
+            return reranker.score(request.query, request.documents, max_chunks_per_doc=ONE_WINDOW)
+
+        def every_window(request: Request) -> FloatArray:
             return reranker.score(request.query, request.documents)
 
         timings = {w.name: time_serial(call, w, repeats=repeats, warmup=warmup) for w in workloads}
         first = {w.name: tuple(float(s) for s in call(w.requests[0])) for w in workloads}
-    return LibraryRun(timings, first)
+        windowed = {
+            w.name: Windowed(
+                time_serial(every_window, w, repeats=repeats, warmup=0),
+                windows_per_pass[w.name] * repeats,  # time_serial makes `repeats` passes
+            )
+            for w in workloads
+            if windows_per_pass and w.name in windows_per_pass
+        }
+    return LibraryRun(timings, first, windowed)
 
 
 @dataclass(frozen=True)
@@ -69,6 +101,8 @@ def measure_server(
     backend, engine_precision = ENGINES[precision]
     port = free_port()
     args = ["serve", "--model", model, "--backend", backend, "--precision", engine_precision]
+    # Every client's request is queued, as infinity queues them: no 429 for queued work.
+    args += ["--max-queue-wait", "0"]
     command = openrerank_command([*args, "--host", "127.0.0.1", "--port", str(port)])
     url = f"http://127.0.0.1:{port}"
     with child_server(command, ready_url=f"{url}/ready", log=log) as process:
@@ -83,7 +117,7 @@ async def _load(
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=REQUEST_TIMEOUT_S) as client:
 
         async def send(request: Request) -> None:
-            await rerank_v2(client, model, request)
+            await rerank_one_window(client, model, request)
 
         await send(workloads[0].requests[0])  # warm-up
         return {
@@ -92,10 +126,18 @@ async def _load(
         }
 
 
-async def rerank_v2(client: httpx.AsyncClient, model: str, request: Request) -> list[float]:
-    """One ``POST /v2/rerank``; the scores in the documents' input order."""
-    body = {"model": model, "query": request.query, "documents": list(request.documents)}
-    response = await client.post("/v2/rerank", json=body)
+async def rerank_one_window(client: httpx.AsyncClient, model: str, request: Request) -> list[float]:
+    """One ``POST /v1/rerank`` with one window per document; scores in input order.
+
+    v1, because only Cohere's v1 request has ``max_chunks_per_doc``.
+    """
+    body = {
+        "model": model,
+        "query": request.query,
+        "documents": list(request.documents),
+        "max_chunks_per_doc": ONE_WINDOW,
+    }
+    response = await client.post("/v1/rerank", json=body)
     if response.status_code != 200:
         raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
     results = response.json()["results"]
