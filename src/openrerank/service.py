@@ -329,23 +329,8 @@ class RerankService:
         return (await self._score(check_query(query), texts, self._options(options))).scores
 
     def _options(self, options: ScoringOptions) -> _Options:
-        config, chunking = self.config, self.config.chunking
-        tokens = check_positive("max_tokens_per_doc", options.get("max_tokens_per_doc"))
-        chunks = check_positive("max_chunks_per_doc", options.get("max_chunks_per_doc"))
         truncate = options.get("truncate", True)
-        prepare_options = PrepareOptions(
-            max_tokens_per_doc=tokens or chunking.max_tokens_per_doc,
-            max_windows_per_doc=chunks if truncate else 1,
-            overlap=chunking.window_overlap,
-            max_pairs=min(chunking.max_windows_per_request, config.max_queued_pairs),
-            structured=options.get("structured", True),
-            rank_fields=check_rank_fields(options.get("rank_fields")),
-            spans=options.get("relevant_spans") is not None,
-            span_tokens=chunking.span_tokens,
-            chars_per_token=chunking.chars_per_token,
-            max_query_chars=config.max_query_chars,
-            max_document_chars=config.max_document_chars,
-        )
+        prepare_options = prepare_options_for(self.config, options)
         return _Options(
             raw=options.get("raw", False),
             truncate=truncate,
@@ -450,3 +435,27 @@ def _check_logits(logits: FloatArray, pairs: Sequence[EncodedPair], num_labels: 
             f"the model produced non-finite scores for documents {documents[:10]}; "
             "this is a model or precision problem (try fp32)"
         )
+
+
+def prepare_options_for(config: EngineConfig, options: ScoringOptions) -> PrepareOptions:
+    """How a request with ``options`` is prepared (windows, limits) under ``config``.
+
+    Raises:
+        InvalidInputError: an option out of range (``max_tokens_per_doc < 1``, ...).
+    """
+    chunking = config.chunking
+    tokens = check_positive("max_tokens_per_doc", options.get("max_tokens_per_doc"))
+    chunks = check_positive("max_chunks_per_doc", options.get("max_chunks_per_doc"))
+    return PrepareOptions(
+        max_tokens_per_doc=tokens or chunking.max_tokens_per_doc,
+        max_windows_per_doc=chunks if options.get("truncate", True) else 1,
+        overlap=chunking.window_overlap,
+        max_pairs=min(chunking.max_windows_per_request, config.max_queued_pairs),
+        structured=options.get("structured", True),
+        rank_fields=check_rank_fields(options.get("rank_fields")),
+        spans=options.get("relevant_spans") is not None,
+        span_tokens=chunking.span_tokens,
+        chars_per_token=chunking.chars_per_token,
+        max_query_chars=config.max_query_chars,
+        max_document_chars=config.max_document_chars,
+    )

@@ -22,7 +22,8 @@ from openrerank.bench.workloads import Workload
 from openrerank.config import EngineConfig, ModelConfig
 from openrerank.model.resolve import resolve_model
 from openrerank.model.spec import read_spec
-from openrerank.prepare import PrepareOptions, prepare
+from openrerank.prepare import prepare
+from openrerank.service import prepare_options_for
 from openrerank.tokenization.tokenizer import PairTokenizer
 from openrerank.types import FloatArray
 
@@ -79,35 +80,18 @@ def windowed_cost(model: str, workload: Workload) -> WorkloadCost:
     """The pairs and FLOPs when every window of each document is scored.
 
     The documents are split as the engine's default chunking splits them
-    (`openrerank.prepare` with the `EngineConfig` defaults): this is the work of a
+    (`openrerank.prepare` with the options `RerankService` uses for a request
+    that sets none, under the `EngineConfig` defaults): this is the work of a
     ``Reranker.score`` call without ``max_chunks_per_doc``.
     """
     tokenizer, shape = _tokenizer(model)
-    options = default_prepare_options(EngineConfig(ModelConfig(name=model)))
+    options = prepare_options_for(EngineConfig(ModelConfig(name=model)), {})
     lengths = [
         pair.n_tokens
         for request in workload.requests
         for pair in prepare(tokenizer, request.query, request.documents, options).pairs
     ]
     return _cost(shape, lengths)
-
-
-def default_prepare_options(config: EngineConfig) -> PrepareOptions:
-    """What ``RerankService.score`` prepares with when a request sets no option."""
-    chunking = config.chunking
-    return PrepareOptions(
-        max_tokens_per_doc=chunking.max_tokens_per_doc,
-        max_windows_per_doc=None,
-        overlap=chunking.window_overlap,
-        max_pairs=min(chunking.max_windows_per_request, config.max_queued_pairs),
-        structured=True,
-        rank_fields=None,
-        spans=False,
-        span_tokens=chunking.span_tokens,
-        chars_per_token=chunking.chars_per_token,
-        max_query_chars=config.max_query_chars,
-        max_document_chars=config.max_document_chars,
-    )
 
 
 def _tokenizer(model: str) -> tuple[PairTokenizer, EncoderShape]:
