@@ -16,8 +16,8 @@ from itertools import islice
 
 from openrerank.chunking.spans import char_range, sentence_ends, sentence_ranges, span_units
 from openrerank.chunking.windows import TokenRange, covered_tokens, window_ranges
-from openrerank.errors import TooManyDocumentsError
-from openrerank.structured import Rendered, render_object, render_text
+from openrerank.errors import DocumentTypeError, TooManyDocumentsError
+from openrerank.structured import Rendered, nothing_to_score, render_object, render_text
 from openrerank.tokenization.tokenizer import PairTokenizer
 from openrerank.types import (
     Document,
@@ -45,6 +45,8 @@ class PrepareOptions:
         max_pairs: pairs the request may build, windows and spans together.
         structured: render YAML/JSON strings as ``key: value`` lines.
         rank_fields: the keys of object documents to score, in order.
+        keep_end: truncation and ``max_windows_per_doc`` keep a document's end
+            instead of its start (``truncation_side="left"``).
         spans: score runs of sentences as candidate relevant spans.
         span_tokens: token budget of one span.
         chars_per_token: characters kept per allowed token before tokenizing.
@@ -58,6 +60,7 @@ class PrepareOptions:
     max_pairs: int
     structured: bool
     rank_fields: tuple[str, ...] | None
+    keep_end: bool
     spans: bool
     span_tokens: int
     chars_per_token: int
@@ -118,7 +121,7 @@ def prepare(
         DocumentTypeError: an object document without the fields to score.
         TooManyDocumentsError: more pairs than ``options.max_pairs``.
     """
-    rendered = [_render(document, index, options) for index, document in enumerate(documents)]
+    rendered = _render_all(documents, options)
     check_lengths(
         query,
         [r.text for r in rendered],
@@ -131,10 +134,27 @@ def prepare(
     return _build(tokenizer, query_ids, planned)
 
 
-def _render(document: Document, index: int, options: PrepareOptions) -> Rendered:
-    if not isinstance(document, str):
-        return render_object(document, options.rank_fields, index=index)
-    return render_text(document) if options.structured else Rendered(document)
+def _render_all(documents: Sequence[Document], options: PrepareOptions) -> list[Rendered]:
+    """Every document's text; a record with nothing to score reads as empty text,
+    unless no record of the request has anything (most likely misspelled fields).
+
+    Raises:
+        DocumentTypeError: object documents, none of which has a field to score.
+    """
+    rendered: list[Rendered] = []
+    records: list[int] = []
+    found = False
+    for index, document in enumerate(documents):
+        if isinstance(document, str):
+            rendered.append(render_text(document) if options.structured else Rendered(document))
+            continue
+        record = render_object(document, options.rank_fields, index=index)
+        records.append(index)
+        found = found or record is not None
+        rendered.append(record or Rendered(""))
+    if records and not found:
+        raise DocumentTypeError(nothing_to_score(options.rank_fields, records))
+    return rendered
 
 
 def _plan(
@@ -144,10 +164,10 @@ def _plan(
     budget = options.max_pairs
     documents = iter(rendered)
     while chunk := list(islice(documents, TOKENIZE_SLICE)):
-        for item, tokens in zip(
-            chunk, tokenizer.encode_texts([r.text[:cap] for r in chunk]), strict=True
-        ):
-            document = _plan_one(item, tokens, size, options, cap)
+        cut = [_cap_text(r.text, cap, keep_end=options.keep_end) for r in chunk]
+        encoded = tokenizer.encode_texts([text for text, _ in cut])
+        for item, tokens, (_, shift) in zip(chunk, encoded, cut, strict=True):
+            document = _plan_one(item, _shifted(tokens, shift), size, options, cap)
             budget -= len(document.windows) + _extra_pairs(document)
             if budget < 0:
                 raise TooManyDocumentsError(
@@ -162,24 +182,45 @@ def _plan_one(
     rendered: Rendered, tokens: TokenizedText, size: int, options: PrepareOptions, cap: int
 ) -> _Document:
     limit = options.max_tokens_per_doc
-    kept = TokenizedText(tokens.ids[:limit], tokens.offsets[:limit])
+    part = slice(-limit, None) if options.keep_end else slice(limit)
+    kept = TokenizedText(tokens.ids[part], tokens.offsets[part])
     windows = window_ranges(
         kept.n_tokens, size, overlap=options.overlap, max_windows=options.max_windows_per_doc
     )
-    scored = covered_tokens(windows)
-    cut = scored < tokens.n_tokens or len(rendered.text) > cap
+    if options.keep_end:  # the same windows, counted from the document's end
+        n = kept.n_tokens
+        windows = [(n - end, n - start) for start, end in reversed(windows)]
+    first, last = windows[0][0], covered_tokens(windows)
+    cut = last - first < tokens.n_tokens or len(rendered.text) > cap
     units = (
-        _units(rendered.text, kept.offsets[:scored], min(options.span_tokens, size))
+        _units(rendered.text, kept.offsets[first:last], min(options.span_tokens, size), first)
         if options.spans
         else []
     )
     return _Document(rendered, kept, windows, units, cut)
 
 
-def _units(text: str, offsets: IntArray, span_tokens: int) -> list[TokenRange]:
-    """Span units with some visible text (a byte-level BPE may make a token of spaces)."""
+def _cap_text(text: str, cap: int, *, keep_end: bool) -> tuple[str, int]:
+    """The first (or last) ``cap`` characters, and where they start in ``text``."""
+    if len(text) <= cap:
+        return text, 0
+    return (text[-cap:], len(text) - cap) if keep_end else (text[:cap], 0)
+
+
+def _shifted(tokens: TokenizedText, shift: int) -> TokenizedText:
+    """Offsets into the whole text for tokens of a part starting at ``shift``."""
+    return tokens if shift == 0 else TokenizedText(tokens.ids, tokens.offsets + shift)
+
+
+def _units(text: str, offsets: IntArray, span_tokens: int, first: int) -> list[TokenRange]:
+    """Span units with some visible text (a byte-level BPE may make a token of spaces),
+    for the scored tokens ``offsets`` (the first is token ``first`` of the document)."""
     units = span_units(sentence_ranges(offsets, sentence_ends(text)), span_tokens)
-    return [unit for unit in units if _trimmed(text, char_range(offsets, unit))[1] > 0]
+    return [
+        (start + first, end + first)
+        for start, end in units
+        if _trimmed(text, char_range(offsets, (start, end)))[1] > 0
+    ]
 
 
 def _trimmed(text: str, chars: tuple[int, int]) -> tuple[int, int]:

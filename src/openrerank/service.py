@@ -58,6 +58,7 @@ from openrerank.validation import (
     check_rank_fields,
     check_span_options,
     check_top_n,
+    check_truncation_side,
 )
 
 logger = logging.getLogger(__name__)
@@ -453,6 +454,7 @@ def prepare_options_for(config: EngineConfig, options: ScoringOptions) -> Prepar
         max_pairs=min(chunking.max_windows_per_request, config.max_queued_pairs),
         structured=options.get("structured", True),
         rank_fields=check_rank_fields(options.get("rank_fields")),
+        keep_end=check_truncation_side(options.get("truncation_side", "right")),
         spans=options.get("relevant_spans") is not None,
         span_tokens=chunking.span_tokens,
         chars_per_token=chunking.chars_per_token,

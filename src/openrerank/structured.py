@@ -9,8 +9,12 @@ line (``tags: a, b``), a list holding mappings or lists indexed keys
 kept as they are, JSON numbers and booleans go through ``json.dumps`` and YAML scalars stay
 exactly as written (no YAML 1.1 coercion: ``yes`` stays ``yes``).
 
-A string is read as structured only when nothing of it is lost (see :func:`render_text`);
-:meth:`Rendered.to_source` maps ranges of the rendered text back to the string as sent.
+A string is a record only when it is unambiguously one: a JSON object, or a YAML mapping
+of at least two lines (a one-line mapping such as ``"Grazing": a high-risk behavior`` is
+prose). Anything else is scored exactly as sent, so a one-line string that is not a JSON
+object never loses a character. A record is rendered only when nothing of it is lost (see
+:func:`render_text`); :meth:`Rendered.to_source` maps ranges of the rendered text back to
+the string as sent.
 """
 
 from __future__ import annotations
@@ -99,26 +103,23 @@ class _Line:
 
 def render_object(
     document: Mapping[str, object], rank_fields: Sequence[str] | None, *, index: int
-) -> Rendered:
-    """The text to score for one v1 object document.
+) -> Rendered | None:
+    """The text to score for one v1 object document, or ``None`` when it has none.
 
     Args:
         document: the object as sent; never modified.
         rank_fields: keys to render, in order; ``None`` scores the ``text`` field alone.
+            A record with none of them (or only empty values) is scored by its
+            ``text`` field.
         index: the document's position, for error messages.
 
     Raises:
-        DocumentTypeError: no ``text`` string (without ``rank_fields``), none of the
-            ``rank_fields`` present with a value, or nesting deeper than ``MAX_DEPTH``.
+        DocumentTypeError: nesting deeper than ``MAX_DEPTH``.
     """
+    text = document.get(TEXT_FIELD)
+    fallback = Rendered(text) if isinstance(text, str) else None
     if rank_fields is None:
-        text = document.get(TEXT_FIELD)
-        if not isinstance(text, str):
-            raise DocumentTypeError(
-                f"documents[{index}] has no '{TEXT_FIELD}' field; "
-                f"send a '{TEXT_FIELD}' field or set rank_fields"
-            )
-        return Rendered(text)
+        return fallback
     keys = [key for key in dict.fromkeys(rank_fields) if key in document]
     try:
         lines = _lines(_from_mapping([(key, document[key]) for key in keys]))
@@ -126,22 +127,46 @@ def render_object(
         message = f"documents[{index}] nests deeper than {MAX_DEPTH} levels"
         raise DocumentTypeError(message) from None
     if not lines:
-        raise DocumentTypeError(
-            f"documents[{index}] has none of the rank_fields {list(rank_fields)}"
-        )
+        return fallback
     return Rendered("\n".join(f"{line.key}: {line.value}" for line in lines))
 
 
-def render_text(text: str) -> Rendered:
-    """The text to score for one string document: JSON or YAML records as ``key: value``
-    lines, anything else as sent.
+def nothing_to_score(rank_fields: Sequence[str] | None, records: Sequence[int]) -> str:
+    """Why a request whose object documents (at ``records``) all lack the fields to
+    score is refused."""
+    where = ", ".join(f"documents[{index}]" for index in records[:3])
+    where += ", ..." if len(records) > 3 else ""
+    if rank_fields is None:
+        return (
+            f"no object document has a '{TEXT_FIELD}' field ({where}); "
+            f"send a '{TEXT_FIELD}' field or set rank_fields"
+        )
+    return (
+        f"no object document has any of the rank_fields {list(rank_fields)} or a "
+        f"'{TEXT_FIELD}' field ({where}); check the field names"
+    )
 
-    Only a string whose first non-blank character is ``{`` or whose first line looks like
-    ``key: value`` is parsed, so ordinary prose costs one regex match. A JSON object is
-    rendered like the same v1 object. A YAML mapping is rendered only when nothing is lost:
-    no comments (``Tip: use #tags`` stays prose), anchors, aliases, tags or second
-    document, and no character outside its keys and values but YAML punctuation and
-    whitespace. Otherwise, or when rendering changes nothing, the result is the identity.
+
+def render_text(text: str) -> Rendered:
+    """The text to score for one string document: records as ``key: value`` lines,
+    anything else exactly as sent.
+
+    A string is a record only when it is unambiguously one:
+
+    - a JSON object: its first non-blank character is ``{`` and it parses as a JSON
+      object, on one line or more; it is rendered like the same v1 object;
+    - a YAML mapping of at least two lines: two or more non-blank lines (as
+      :meth:`str.splitlines` counts them), not counting a leading ``---`` marker line.
+      A one-line mapping (``"Grazing": a high-risk behavior.``,
+      ``Definition of SOUS VIDE. : relating to...``) is prose.
+
+    A YAML record is rendered only when nothing is lost: no comments (``Tip: use
+    #tags`` stays prose), anchors, aliases, tags or second document, and no character
+    outside its keys and values but YAML punctuation and whitespace. Otherwise, or when
+    rendering changes nothing, the result is the identity ``Rendered(text)``: a one-line
+    string that is not a JSON object always is. Only a string whose first non-blank
+    character is ``{`` or whose first line looks like ``key: value`` is parsed, so
+    ordinary prose costs one regex match.
     """
     head = text.lstrip()
     if head.startswith("{"):
@@ -150,11 +175,22 @@ def render_text(text: str) -> Rendered:
             return rendered
     elif not _KEY_LINE.match(head):
         return Rendered(text)
+    if not _has_two_lines(text):  # a one-line YAML mapping is prose
+        return Rendered(text)
     try:
         lines = _lines(read_yaml(text, lossless=True))
     except UnstructuredError:
         return Rendered(text)
     return _assemble(text, lines)
+
+
+def _has_two_lines(text: str) -> bool:
+    """Whether ``text`` has at least two non-blank lines besides a leading ``---`` line."""
+    lines = (line for line in text.splitlines() if line.strip())
+    first = next(lines, None)
+    if first is not None and first.strip() == "---":
+        first = next(lines, None)
+    return first is not None and next(lines, None) is not None
 
 
 def _render_json(text: str) -> Rendered | None:

@@ -4,6 +4,10 @@ The reader works on PyYAML's event stream (not ``yaml.compose``), so an alias is
 before it can expand, and every scalar keeps its source range (code-point offsets) and its
 text exactly as written: no YAML 1.1 type resolution, only plain ``~``, ``null`` and empty
 values read as null.
+
+Whether a string is read as a record at all is decided in :mod:`openrerank.structured`
+(a JSON object, or a YAML mapping of at least two lines; a one-line string is prose);
+this module only reads the mapping.
 """
 
 from __future__ import annotations

@@ -98,7 +98,11 @@ class DocumentOptions(TypedDict, total=False):
         max_chunks_per_doc: windows per document; 1 = plain truncation; default: as
             many as ``max_tokens_per_doc`` needs.
         rank_fields: the keys of object documents to score, in order, as
-            ``key: value`` lines; absent: their ``text`` field.
+            ``key: value`` lines; absent or empty: their ``text`` field. A record
+            with none of them is scored by its ``text``, or as empty text.
+        truncation_side: ``"right"`` (the default) keeps a long document's start
+            and drops its end; ``"left"`` keeps its end (TEI's
+            ``truncation_direction: "Left"``).
         relevant_spans: also return each document's matching spans (string
             documents; ``rerank`` only).
     """
@@ -106,6 +110,7 @@ class DocumentOptions(TypedDict, total=False):
     max_tokens_per_doc: int | None
     max_chunks_per_doc: int | None
     rank_fields: Sequence[str] | None
+    truncation_side: Literal["left", "right"]
     relevant_spans: SpanOptions | None
 
 

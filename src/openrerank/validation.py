@@ -72,7 +72,8 @@ def check_positive(
 
 
 def check_rank_fields(rank_fields: object) -> tuple[str, ...] | None:
-    """``rank_fields`` as a tuple, if it is ``None`` or a non-empty list of strings.
+    """``rank_fields`` as a tuple, if it is a list of non-empty strings; ``None`` when
+    it is ``None`` or empty (score the ``text`` field, as when it is absent).
 
     Raises:
         InvalidInputError: anything else.
@@ -82,11 +83,21 @@ def check_rank_fields(rank_fields: object) -> tuple[str, ...] | None:
     if (
         isinstance(rank_fields, str)
         or not isinstance(rank_fields, Sequence)
-        or not rank_fields
         or not all(isinstance(field, str) and field for field in rank_fields)
     ):
-        raise InvalidInputError("rank_fields must be a non-empty list of field names")
-    return tuple(rank_fields)
+        raise InvalidInputError("rank_fields must be a list of field names")
+    return tuple(rank_fields) or None
+
+
+def check_truncation_side(side: object) -> bool:
+    """Whether truncation keeps a document's end: ``"left"`` yes, ``"right"`` no.
+
+    Raises:
+        InvalidInputError: any other value.
+    """
+    if side not in ("left", "right"):
+        raise InvalidInputError(f"truncation_side must be 'left' or 'right', got {side!r}")
+    return side == "left"
 
 
 def check_span_options(options: SpanOptions | None, documents: Sequence[Document]) -> None:

@@ -248,7 +248,32 @@ SCHEMA_ERRORS: list[tuple[str, str, dict[str, Any], str]] = [
         {"query": QUERY, "documents": DOCUMENTS, "return_documents": "yes"},
         "parameter 'return_documents' is invalid",
     ),
-    ("tei-missing-texts", "/rerank", {"query": QUERY}, "parameter 'texts' is required"),
+    (
+        "shared-path-neither-body",
+        "/rerank",
+        {"query": QUERY},
+        "the body must be text-embeddings-inference's {query, texts, ...} or the "
+        "Jina/Cohere {model, query, documents, ...}",
+    ),
+    ("tei-missing-query", "/rerank", {"texts": ["a"]}, "parameter 'query' is required"),
+    (
+        "documents-body-missing-query",
+        "/rerank",
+        {"documents": ["a"]},
+        "parameter 'query' is required",
+    ),
+    (
+        "tei-bad-truncation-direction",
+        "/rerank",
+        {"query": QUERY, "texts": ["a"], "truncation_direction": "Middle"},
+        "parameter 'truncation_direction' is invalid",
+    ),
+    (
+        "v2-document-of-a-wrong-kind",
+        "/v2/rerank",
+        rerank_body(documents=["a", 3]),
+        "parameter 'documents[1]' is invalid: Input should be a valid string or object",
+    ),
 ]
 
 

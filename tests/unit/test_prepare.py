@@ -42,6 +42,7 @@ BASE = PrepareOptions(
     max_pairs=1_000_000,
     structured=False,
     rank_fields=None,
+    keep_end=False,
     spans=False,
     span_tokens=64,
     chars_per_token=16,
@@ -328,6 +329,49 @@ def test_prepare_max_chunks_caps_windows_and_marks_documents_cut(
         covered = {token for start, end in ranges for token in range(start, end)}
         assert covered == set(range(scored)), "the scored tokens are a prefix"
         assert (index in capped.cut) == (scored < tokens.shape[0])
+
+
+@DETERMINISTIC
+@given(data=st.data(), query=queries, cap=st.integers(1, 3), max_tokens=st.integers(1, 1_000))
+def test_prepare_keep_end_scores_the_last_tokens(
+    wordpiece_model: Model, data: st.DataObject, query: str, cap: int, max_tokens: int
+) -> None:
+    """``truncation_side="left"``: the windows (and the token cap) keep a document's end,
+    mirroring what the default keeps of its start."""
+    tokenizer = wordpiece_model.tokenizer
+    size = long_enough(wordpiece_model)
+    words = st.lists(
+        st.sampled_from(wordpiece_model.single_token_words), unique=True, max_size=size
+    )
+    document = " ".join(data.draw(words))  # every token once: each window has one place
+    tokens = tokenizer.encode_texts([document])[0].ids
+    options: dict[str, Any] = {"max_tokens_per_doc": max_tokens, "max_windows_per_doc": cap}
+    tail = run(tokenizer, query, [document], keep_end=True, **options)
+    head = run(tokenizer, query, [document], **options)
+    n = tokens.shape[0]
+    ends = scored_positions(tokenizer, query, tail, 0, tokens)
+    starts = scored_positions(tokenizer, query, head, 0, tokens)
+    assert ends == [(n - end, n - start) for start, end in reversed(starts)]
+    assert max(end for _, end in ends) == n, "the last token is always scored"
+    assert (0 in tail.cut) == (0 in head.cut)
+
+
+def test_prepare_keep_end_spans_point_into_the_document_as_sent(tiny_model_dir: Path) -> None:
+    tokenizer = PairTokenizer.from_directory(tiny_model_dir, max_length=TINY_MAX_LENGTH)
+    document = "The museum opened. " * 40 + "Water boils at sea level."
+    prepared = run(
+        tokenizer,
+        "water",
+        [document],
+        keep_end=True,
+        max_windows_per_doc=1,
+        spans=True,
+        chars_per_token=2,
+        max_tokens_per_doc=20,
+    )
+    last = max(prepared.spans, key=lambda span: span.end)
+    assert document[last.start : last.end].endswith("Water boils at sea level.")
+    assert all(0 <= span.start < span.end <= len(document) for span in prepared.spans)
 
 
 def test_prepare_one_chunk_is_plain_truncation(model: Model) -> None:

@@ -28,7 +28,7 @@ from openrerank.errors import (
     UnknownModelError,
 )
 from openrerank.server.context import current_request_id
-from openrerank.server.schemas import ErrorBody
+from openrerank.server.schemas import BODY_SHAPE_ERROR, UNION_TAGS, ErrorBody
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +166,8 @@ def translate_validation(errors: Sequence[Any]) -> HttpError:
     first = errors[0]
     kind, path = first.get("type", ""), _field_path(first.get("loc", ()))
     location = _location(path)
+    if kind == BODY_SHAPE_ERROR and isinstance(first.get("input"), dict):
+        return SchemaError(first.get("msg", "the body has neither shape this route takes"))
     if kind == "json_invalid":
         detail = first.get("ctx", {}).get("error", "invalid JSON")
         return MalformedRequestError(f"the request body is not valid JSON: {detail}")
@@ -182,9 +184,11 @@ def translate_validation(errors: Sequence[Any]) -> HttpError:
 
 def _field_path(loc: Sequence[Any]) -> tuple[Any, ...]:
     """The path inside the body: FastAPI's leading ``"body"`` dropped (a field may be
-    called ``body``, or ``""``)."""
+    called ``body``, or ``""``), and the tags of tagged unions (which body shape, which
+    kind of document)."""
     parts = tuple(loc)
-    return parts[1:] if parts[:1] == ("body",) else parts
+    parts = parts[1:] if parts[:1] == ("body",) else parts
+    return tuple(part for part in parts if part not in UNION_TAGS)
 
 
 def _location(path: Sequence[Any]) -> str:

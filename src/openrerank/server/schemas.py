@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 
 from openrerank.errors import TooManyDocumentsError
 from openrerank.types import RerankOutcome, SpanOptions, Usage
@@ -40,11 +40,49 @@ _WHOLE = BeforeValidator(_whole_number)
 _NON_BLANK: dict[str, Any] = {"minLength": 1, "pattern": r"\S"}
 _NOT_EMPTY: dict[str, Any] = {"minItems": 1}
 _AT_LEAST_ONE: dict[str, Any] = {"minimum": 1}
-_FIELD_NAMES: dict[str, Any] = {"minItems": 1, "items": {"type": "string", "minLength": 1}}
+_FIELDS: dict[str, Any] = {"items": {"type": "string", "minLength": 1}}
+
+
+_DOCUMENTS = "1 to 10,000 texts to rank against the query."
+_OBJECT_DOCUMENTS = "Strings, objects with a `text` field, or objects scored by `rank_fields`."
+_RANK_FIELDS = (
+    "Object keys, in order, rendered as `key: value` lines; absent or `[]` scores the "
+    "`text` field. A record with none of them is scored by its `text`, or as empty text."
+)
+_RETURN_DOCUMENTS = 'Include each document as sent in its result (`{"text": ...}` for strings).'
+_MAX_CHUNKS = "Windows per document; documents x this must be <= 10,000."
+
+TEXT_DOCUMENT = "text document"
+OBJECT_DOCUMENT = "object document"
+
+
+def _document_kind(document: object) -> str | None:
+    if isinstance(document, str):
+        return TEXT_DOCUMENT
+    return OBJECT_DOCUMENT if isinstance(document, dict) else None
+
+
+Documents = list[
+    Annotated[
+        Annotated[str, Tag(TEXT_DOCUMENT)] | Annotated[dict[str, Any], Tag(OBJECT_DOCUMENT)],
+        Discriminator(
+            _document_kind,
+            custom_error_type="document_type",
+            custom_error_message="Input should be a valid string or object",
+        ),
+    ]
+]
+"""Strings, or objects (``{"text": ...}``, or fields named by ``rank_fields``)."""
 
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _LenientRequest(BaseModel):
+    """Other servers' bodies: unknown keys are ignored, as those servers do."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
 
 
 class RelevantSpansRequest(_Request):
@@ -74,11 +112,22 @@ class V2RerankRequest(_Request):
     query: str = Field(
         description="The search query; must not be blank.", json_schema_extra=_NON_BLANK
     )
-    documents: list[str] = Field(
-        description="1 to 10,000 texts to rank against the query.", json_schema_extra=_NOT_EMPTY
+    documents: Documents = Field(
+        description=_DOCUMENTS + ' Objects (`{"text": ...}`, or any with `rank_fields`) '
+        "are what SDKs 5.10-5.13 sent.",
+        json_schema_extra=_NOT_EMPTY,
     )
     top_n: Annotated[int, _WHOLE] | None = Field(
         default=None, description=_TOP_N, json_schema_extra=_AT_LEAST_ONE
+    )
+    return_documents: bool | None = Field(
+        default=None, description=_RETURN_DOCUMENTS + " LiteLLM always sends it."
+    )
+    rank_fields: list[str] | None = Field(
+        default=None, description=_RANK_FIELDS + " (SDKs 5.10-5.13)", json_schema_extra=_FIELDS
+    )
+    max_chunks_per_doc: Annotated[int, Field(ge=1), _WHOLE] | None = Field(
+        default=None, description=_MAX_CHUNKS + " Absent: every window `max_tokens_per_doc` needs."
     )
     max_tokens_per_doc: Annotated[int, Field(ge=1), _WHOLE] | None = Field(
         default=None,
@@ -118,37 +167,104 @@ class V1RerankRequest(_Request):
     query: str = Field(
         description="The search query; must not be blank.", json_schema_extra=_NON_BLANK
     )
-    documents: list[str | dict[str, Any]] = Field(
-        description="Strings, objects with a `text` field, or objects used with `rank_fields`.",
-        json_schema_extra=_NOT_EMPTY,
-    )
+    documents: Documents = Field(description=_OBJECT_DOCUMENTS, json_schema_extra=_NOT_EMPTY)
     top_n: Annotated[int, _WHOLE] | None = Field(
         default=None, description=_TOP_N, json_schema_extra=_AT_LEAST_ONE
     )
     rank_fields: list[str] | None = Field(
-        default=None,
-        description="Object keys, in order, rendered as `key: value` lines.",
-        json_schema_extra=_FIELD_NAMES,
+        default=None, description=_RANK_FIELDS, json_schema_extra=_FIELDS
     )
-    return_documents: bool | None = Field(
-        default=None, description="Include each document as sent in its result."
+    return_documents: bool | None = Field(default=None, description=_RETURN_DOCUMENTS)
+    max_chunks_per_doc: Annotated[int, Field(ge=1), _WHOLE] | None = Field(
+        default=None, description=_MAX_CHUNKS + " Default 10."
+    )
+
+
+class OtherServersRerankRequest(_LenientRequest):
+    """The Jina/Cohere body that vLLM and infinity take on ``POST /rerank``.
+
+    Read like ``/v1/rerank``, except that keys it does not know (``instruction``,
+    ``truncate_prompt_tokens``, ...) are ignored, as those servers ignore them.
+    """
+
+    model: str | None = Field(default=None, description="A served model or alias; null = default.")
+    query: str = Field(
+        description="The search query; must not be blank.", json_schema_extra=_NON_BLANK
+    )
+    documents: Documents = Field(description=_OBJECT_DOCUMENTS, json_schema_extra=_NOT_EMPTY)
+    top_n: Annotated[int, _WHOLE] | None = Field(
+        default=None, description=_TOP_N, json_schema_extra=_AT_LEAST_ONE
+    )
+    return_documents: bool | None = Field(default=None, description=_RETURN_DOCUMENTS)
+    rank_fields: list[str] | None = Field(
+        default=None, description=_RANK_FIELDS, json_schema_extra=_FIELDS
     )
     max_chunks_per_doc: Annotated[int, Field(ge=1), _WHOLE] | None = Field(
-        default=None,
-        description="Windows per document (default 10); documents x this must be <= 10,000.",
+        default=None, description=_MAX_CHUNKS + " Default 10."
+    )
+    max_tokens_per_doc: Annotated[int, Field(ge=1), _WHOLE] | None = Field(
+        default=None, description="Each document is cut to this many tokens (default 4096)."
     )
 
 
-class TeiRerankRequest(_Request):
-    """text-embeddings-inference ``POST /rerank``."""
+def _direction(value: object) -> object:
+    """TEI's ``"Left"``/``"Right"``, in any case, as ``"left"``/``"right"``."""
+    return value.lower() if isinstance(value, str) else value
+
+
+class TeiRerankRequest(_LenientRequest):
+    """text-embeddings-inference ``POST /rerank``; unknown keys are ignored, as TEI does."""
 
     query: str = Field(json_schema_extra=_NON_BLANK)
     texts: list[str] = Field(json_schema_extra=_NOT_EMPTY)
     truncate: bool | None = Field(
         default=None, description="null or true cut texts to the window; false refuses them."
     )
+    truncation_direction: (
+        Annotated[Literal["left", "right"], BeforeValidator(_direction)] | None
+    ) = Field(
+        default=None,
+        description='`"Right"` (the default) cuts a long text\'s end, `"Left"` its start.',
+    )
     raw_scores: bool | None = Field(default=None, description="Return logits, not scores.")
     return_text: bool | None = Field(default=None, description="Include each text.")
+    top_n: Annotated[int, _WHOLE] | None = Field(
+        default=None,
+        description="Only the best `top_n` (LiteLLM and `rerankers` send it; TEI ignores it).",
+        json_schema_extra=_AT_LEAST_ONE,
+    )
+
+
+def _body_shape(body: object) -> str | None:
+    """Which server's body a ``POST /rerank`` is: TEI's has ``texts``, vLLM's and
+    infinity's (Jina/Cohere) ``documents``."""
+    if isinstance(body, dict):
+        if "texts" in body:
+            return TEI_BODY
+        if "documents" in body:
+            return DOCUMENTS_BODY
+    return None
+
+
+TEI_BODY = "texts body"
+DOCUMENTS_BODY = "documents body"
+BODY_SHAPE_ERROR = "rerank_body_shape"
+UNION_TAGS = frozenset({TEI_BODY, DOCUMENTS_BODY, TEXT_DOCUMENT, OBJECT_DOCUMENT})
+"""Tags of the unions above; validation errors carry them in their location."""
+
+SharedRerankRequest = Annotated[
+    Annotated[TeiRerankRequest, Tag(TEI_BODY)]
+    | Annotated[OtherServersRerankRequest, Tag(DOCUMENTS_BODY)],
+    Discriminator(
+        _body_shape,
+        custom_error_type=BODY_SHAPE_ERROR,
+        custom_error_message="the body must be text-embeddings-inference's "
+        "{query, texts, ...} or the Jina/Cohere {model, query, documents, ...} "
+        "of vLLM and infinity",
+    ),
+]
+"""``POST /rerank``: TEI's body or the Jina/Cohere one, told apart by ``texts`` vs
+``documents``."""
 
 
 class ApiVersion(BaseModel):
@@ -179,10 +295,11 @@ class RelevantSpan(BaseModel):
 
 
 class V2Result(BaseModel):
-    """One ranked document; ``relevant_spans`` only when asked for and found."""
+    """One ranked document; ``document`` and ``relevant_spans`` only when asked for."""
 
     index: int
     relevance_score: float
+    document: dict[str, Any] | None = None
     relevant_spans: list[RelevantSpan] | None = None
 
 
@@ -203,9 +320,10 @@ class V1Result(BaseModel):
 
 
 class V1Usage(BaseModel):
-    """Tokens scored, for Jina- and vLLM-style clients."""
+    """Tokens scored, for Jina- and vLLM-style clients (both names, one count)."""
 
     total_tokens: int
+    prompt_tokens: int
 
 
 class V1RerankResponse(BaseModel):
@@ -252,10 +370,22 @@ class ModelCard(BaseModel):
     )
 
 
+class OpenAIModel(BaseModel):
+    """One served model as OpenAI-style clients (LiteLLM, vLLM's) list it."""
+
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+    max_model_len: int
+
+
 class ModelList(BaseModel):
-    """``GET /v1/models``."""
+    """``GET /v1/models``: Cohere's ``models`` and OpenAI's ``object``/``data`` in one body."""
 
     models: list[ModelCard]
+    object: Literal["list"] = "list"
+    data: list[OpenAIModel]
 
 
 def search_units(usage: Usage) -> int:
@@ -263,11 +393,16 @@ def search_units(usage: Usage) -> int:
     return math.ceil(usage.pairs / DOCUMENTS_PER_SEARCH_UNIT)
 
 
-def v2_response(outcome: RerankOutcome, *, request_id: str) -> V2RerankResponse:
-    """The v2 body for a service outcome; ``relevant_spans`` only where some were found."""
+def v2_response(
+    request: V2RerankRequest, outcome: RerankOutcome, *, request_id: str
+) -> V2RerankResponse:
+    """The v2 body for a service outcome; ``document`` only when asked for,
+    ``relevant_spans`` only where some were found."""
     results = []
     for ranked in outcome.results:
         result = V2Result(index=ranked.index, relevance_score=ranked.relevance_score)
+        if request.return_documents:
+            result.document = _as_sent(request.documents[ranked.index])
         if ranked.relevant_spans:
             result.relevant_spans = [
                 RelevantSpan(start=span.start, end=span.end, score=span.score)
@@ -277,16 +412,19 @@ def v2_response(outcome: RerankOutcome, *, request_id: str) -> V2RerankResponse:
     return V2RerankResponse(id=request_id, results=results, meta=_meta("2", outcome.usage))
 
 
-def v1_chunks(request: V1RerankRequest, *, max_pairs: int) -> int:
-    """The request's ``max_chunks_per_doc`` (default 10), within Cohere's limit.
+def max_chunks(
+    documents: int, chunks: int | None, *, max_pairs: int, default: int | None
+) -> int | None:
+    """The request's ``max_chunks_per_doc`` (``default`` when absent), within Cohere's
+    limit on ``documents x max_chunks_per_doc``.
 
     Raises:
         TooManyDocumentsError: ``documents x max_chunks_per_doc`` exceeds ``max_pairs``.
     """
-    chunks = request.max_chunks_per_doc or DEFAULT_MAX_CHUNKS_PER_DOC
-    if len(request.documents) * chunks > max_pairs:
+    chunks = chunks or default
+    if chunks is not None and documents * chunks > max_pairs:
         raise TooManyDocumentsError(
-            f"invalid request: number of documents ({len(request.documents)}) times "
+            f"invalid request: number of documents ({documents}) times "
             f"max_chunks_per_doc ({chunks}) must not exceed {max_pairs}; send fewer "
             "documents or a smaller max_chunks_per_doc"
         )
@@ -294,22 +432,27 @@ def v1_chunks(request: V1RerankRequest, *, max_pairs: int) -> int:
 
 
 def v1_response(
-    request: V1RerankRequest, outcome: RerankOutcome, *, model: str, request_id: str
+    request: V1RerankRequest | OtherServersRerankRequest,
+    outcome: RerankOutcome,
+    *,
+    model: str,
+    request_id: str,
 ) -> V1RerankResponse:
-    """The v1 body; documents come back as sent, and only when asked for."""
+    """The v1 body (also the answer to the Jina/Cohere body on ``/rerank``); documents
+    come back as sent, and only when asked for."""
     results = []
     for ranked in outcome.results:
         result = V1Result(index=ranked.index, relevance_score=ranked.relevance_score)
         if request.return_documents:
-            sent = request.documents[ranked.index]
-            result.document = {"text": sent} if isinstance(sent, str) else sent
+            result.document = _as_sent(request.documents[ranked.index])
         results.append(result)
+    tokens = outcome.usage.tokens
     return V1RerankResponse(
         id=request_id,
         results=results,
         meta=_meta("1", outcome.usage),
         model=model,
-        usage=V1Usage(total_tokens=outcome.usage.tokens),
+        usage=V1Usage(total_tokens=tokens, prompt_tokens=tokens),
     )
 
 
@@ -322,6 +465,11 @@ def tei_response(request: TeiRerankRequest, outcome: RerankOutcome) -> list[TeiR
             result.text = request.texts[ranked.index]
         results.append(result)
     return results
+
+
+def _as_sent(document: str | dict[str, Any]) -> dict[str, Any]:
+    """A returned document: ``{"text": ...}`` for a string, an object as sent."""
+    return {"text": document} if isinstance(document, str) else document
 
 
 def _meta(version: str, usage: Usage) -> Meta:

@@ -8,12 +8,13 @@ from pydantic import ValidationError
 
 from openrerank.errors import TooManyDocumentsError
 from openrerank.server.schemas import (
+    OtherServersRerankRequest,
     TeiRerankRequest,
     V1RerankRequest,
     V2RerankRequest,
+    max_chunks,
     search_units,
     tei_response,
-    v1_chunks,
     v1_response,
     v2_response,
 )
@@ -41,13 +42,39 @@ def test_schemas_nulls_mean_defaults() -> None:
     assert request == V2RerankRequest(model="m", query="q", documents=["d"])
 
 
-def test_schemas_v2_response_has_no_document_field() -> None:
-    body = v2_response(OUTCOME, request_id="rid").model_dump(mode="json", exclude_unset=True)
+V2_REQUEST = V2RerankRequest(model="m", query="q", documents=["a", "b"])
+
+
+def test_schemas_v2_response_has_no_document_field_unless_asked() -> None:
+    body = v2_response(V2_REQUEST, OUTCOME, request_id="rid").model_dump(
+        mode="json", exclude_unset=True
+    )
     assert body == {
         "id": "rid",
         "results": [{"index": 1, "relevance_score": 0.9}, {"index": 0, "relevance_score": 0.2}],
         "meta": {"api_version": {"version": "2"}, "billed_units": {"search_units": 1}},
     }
+    sent: list[str | dict[str, Any]] = [{"title": "T", "text": "x"}, "plain"]
+    asked = V2RerankRequest(model="m", query="q", documents=sent, return_documents=True)
+    body = v2_response(asked, OUTCOME, request_id="rid").model_dump(exclude_unset=True)
+    assert [r["document"] for r in body["results"]] == [{"text": "plain"}, sent[0]]
+
+
+def test_schemas_v2_takes_the_fields_cohere_sdks_5_10_to_5_13_sent() -> None:
+    request = V2RerankRequest.model_validate(
+        {
+            "model": "m",
+            "query": "q",
+            "documents": [{"title": "T", "text": "x"}, "plain"],
+            "rank_fields": ["title", "text"],
+            "return_documents": False,
+            "max_chunks_per_doc": 3.0,
+        }
+    )
+    assert (request.rank_fields, request.return_documents) == (["title", "text"], False)
+    assert request.max_chunks_per_doc == 3
+    with pytest.raises(ValidationError, match="top_k"):
+        V2RerankRequest.model_validate({"model": "m", "query": "q", "documents": [], "top_k": 1})
 
 
 def test_schemas_v1_documents_come_back_as_sent_only_when_asked() -> None:
@@ -55,20 +82,39 @@ def test_schemas_v1_documents_come_back_as_sent_only_when_asked() -> None:
     asked = V1RerankRequest(query="q", documents=sent, rank_fields=["title"], return_documents=True)
     body = v1_response(asked, OUTCOME, model="m", request_id="r").model_dump(exclude_unset=True)
     assert [r["document"] for r in body["results"]] == [{"text": "plain"}, sent[0]]
-    assert body["usage"] == {"total_tokens": 40}
+    assert body["usage"] == {"total_tokens": 40, "prompt_tokens": 40}
     assert body["model"] == "m"
     plain = V1RerankRequest(query="q", documents=sent, rank_fields=["title"])
     body = v1_response(plain, OUTCOME, model="m", request_id="r").model_dump(exclude_unset=True)
     assert all("document" not in r for r in body["results"])
 
 
-def test_schemas_v1_chunk_budget_uses_the_default_of_ten_chunks() -> None:
-    documents: list[str | dict[str, object]] = ["d"] * 11
+def test_schemas_chunk_budget_applies_the_default_or_the_request() -> None:
     with pytest.raises(TooManyDocumentsError, match=r"max_chunks_per_doc \(10\)"):
-        v1_chunks(V1RerankRequest(query="q", documents=documents), max_pairs=100)
-    one_chunk = V1RerankRequest(query="q", documents=documents, max_chunks_per_doc=1)
-    assert v1_chunks(one_chunk, max_pairs=100) == 1
-    assert v1_chunks(V1RerankRequest(query="q", documents=["d"] * 10), max_pairs=100) == 10
+        max_chunks(11, None, max_pairs=100, default=10)
+    assert max_chunks(11, 1, max_pairs=100, default=10) == 1
+    assert max_chunks(10, None, max_pairs=100, default=10) == 10
+    assert max_chunks(10_000, None, max_pairs=100, default=None) is None  # v2: no cap
+    with pytest.raises(TooManyDocumentsError, match=r"max_chunks_per_doc \(2\)"):
+        max_chunks(51, 2, max_pairs=100, default=None)
+
+
+def test_schemas_other_servers_bodies_ignore_unknown_keys() -> None:
+    tei = TeiRerankRequest.model_validate(
+        {"query": "q", "texts": ["a"], "truncation_direction": "Left", "top_n": 1, "model": "x"}
+    )
+    assert (tei.truncation_direction, tei.top_n) == ("left", 1)
+    assert TeiRerankRequest.model_validate(
+        {"query": "q", "texts": ["a"], "truncation_direction": "right"}
+    ).truncation_direction == ("right")
+    with pytest.raises(ValidationError, match="truncation_direction"):
+        TeiRerankRequest.model_validate(
+            {"query": "q", "texts": ["a"], "truncation_direction": "Up"}
+        )
+    vllm = OtherServersRerankRequest.model_validate(
+        {"model": "m", "query": "q", "documents": ["a"], "instruction": "i", "truncation_side": "l"}
+    )
+    assert (vllm.model, vllm.documents, vllm.return_documents) == ("m", ["a"], None)
 
 
 def test_schemas_v2_relevant_spans_follow_the_cohere_sdk_shape() -> None:
@@ -101,7 +147,9 @@ def test_schemas_v2_spans_appear_only_where_found() -> None:
         results=[RankResult(1, 0.9, relevant_spans=spans), RankResult(0, 0.2, relevant_spans=())],
         usage=Usage(2, 5, 40),
     )
-    body = v2_response(outcome, request_id="rid").model_dump(mode="json", exclude_unset=True)
+    body = v2_response(V2_REQUEST, outcome, request_id="rid").model_dump(
+        mode="json", exclude_unset=True
+    )
     assert body["results"][0]["relevant_spans"] == [
         {"start": 4, "end": 9, "score": 0.8},
         {"start": 0, "end": 3, "score": 0.2},

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Response
 
 from openrerank.catalog import CatalogEntry
 from openrerank.errors import EngineClosedError
 from openrerank.server.deps import CatalogDep, MetricsDep
 from openrerank.server.errors import error_responses
-from openrerank.server.schemas import ModelCard, ModelList
+from openrerank.server.schemas import ModelCard, ModelList, OpenAIModel
 
 router = APIRouter(tags=["operations"])
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+OWNER = "openrerank"
+STARTED = int(time.time())
+"""OpenAI's ``created`` of every served model: when this process started."""
 
 
 @router.get("/health", summary="Liveness")
@@ -33,10 +38,10 @@ async def ready(catalog: CatalogDep) -> dict[str, str]:
 
 @router.get("/v1/models", summary="Served models", responses=error_responses(401, 503))
 async def models(catalog: CatalogDep) -> ModelList:
-    """Every served model with its aliases, window, backend and precision."""
-    return ModelList(
-        models=[_card(entry, entry.name == catalog.default) for entry in catalog.entries]
-    )
+    """Every served model with its aliases, window, backend and precision (Cohere's
+    `models`), and the same models as OpenAI-style clients read them (`object`, `data`)."""
+    cards = [_card(entry, entry.name == catalog.default) for entry in catalog.entries]
+    return ModelList(models=cards, data=[_openai(card) for card in cards])
 
 
 @router.get(
@@ -49,6 +54,12 @@ async def metrics(server_metrics: MetricsDep) -> Response:
     """Requests by route and status, latency histograms, documents and tokens scored,
     queue depth."""
     return Response(server_metrics.render(), media_type=PROMETHEUS_TEXT)
+
+
+def _openai(card: ModelCard) -> OpenAIModel:
+    return OpenAIModel(
+        id=card.name, created=STARTED, owned_by=OWNER, max_model_len=card.context_length
+    )
 
 
 def _card(entry: CatalogEntry, default: bool) -> ModelCard:
