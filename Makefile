@@ -15,6 +15,16 @@ TORCH := torch==2.13.0
 # llama-index in .venv pin cohere < 6. The end-to-end tests drive the server with both.
 SDK_VENV := .venv-cohere-sdk
 COHERE_SDK := cohere==7.3.1
+# Third-party clients the wire tests drive unchanged, each pinned to the release tested:
+# LiteLLM, AnswerDotAI's rerankers and cohere-haystack share one venv; cohere-python 5.11
+# (v2 with return_documents, rank_fields, max_chunks_per_doc) has its own; the npm
+# cohere-ai client is installed under .npm-clients when node and npm are present.
+CLIENTS_VENV := .venv-clients
+CLIENTS := litellm==1.110.2 rerankers==0.10.0 cohere-haystack==11.0.0
+COHERE_511_VENV := .venv-cohere-511
+COHERE_511 := cohere==5.11.4
+NPM_CLIENTS := .npm-clients
+NPM_COHERE := cohere-ai@8.1.0
 
 .PHONY: serve test quality install-matrix lint typecheck layers unit bench clean
 
@@ -43,12 +53,35 @@ typecheck: $(VENV)/.dev-installed
 layers: $(VENV)/.dev-installed
 	$(BIN)/lint-imports
 
-unit: $(VENV)/.dev-installed $(SDK_VENV)/.installed
-	OPENRERANK_COHERE_SDK_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python $(BIN)/pytest tests -m "not quality" --durations=15
+unit: $(VENV)/.dev-installed $(SDK_VENV)/.installed $(CLIENTS_VENV)/.installed \
+		$(COHERE_511_VENV)/.installed $(NPM_CLIENTS)/.installed
+	OPENRERANK_COHERE_SDK_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python \
+	OPENRERANK_CLIENTS_PYTHON=$(CURDIR)/$(CLIENTS_VENV)/bin/python \
+	OPENRERANK_COHERE_511_PYTHON=$(CURDIR)/$(COHERE_511_VENV)/bin/python \
+	OPENRERANK_NPM_CLIENTS=$(if $(wildcard $(NPM_CLIENTS)/node_modules/cohere-ai),$(CURDIR)/$(NPM_CLIENTS)) \
+		$(BIN)/pytest tests -m "not quality" --durations=15
 
 $(SDK_VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(SDK_VENV)
 	$(SDK_VENV)/bin/pip install -q "$(COHERE_SDK)"
+	touch $@
+
+$(CLIENTS_VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/pip install -q $(CLIENTS)
+	touch $@
+
+$(COHERE_511_VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(COHERE_511_VENV)
+	$(COHERE_511_VENV)/bin/pip install -q "$(COHERE_511)"
+	touch $@
+
+# Without node and npm the npm client's tests skip and say so.
+$(NPM_CLIENTS)/.installed: Makefile
+	mkdir -p $(NPM_CLIENTS)
+	if command -v npm >/dev/null && command -v node >/dev/null; then \
+		npm install --prefix $(NPM_CLIENTS) --no-audit --no-fund --silent "$(NPM_COHERE)"; \
+	else echo "node/npm not found: the npm cohere-ai client tests will skip"; fi
 	touch $@
 
 # `make test` is CI's suite; the full-collection quality runs (each backend and precision
@@ -74,4 +107,4 @@ bench: $(VENV)/.bench-installed
 		$(BIN)/openrerank --log-level info bench --data ../shared/data --out bench/results $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(SDK_VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SDK_VENV) $(CLIENTS_VENV) $(COHERE_511_VENV) $(NPM_CLIENTS) .mypy_cache .ruff_cache .pytest_cache

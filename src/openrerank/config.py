@@ -18,8 +18,10 @@ DEFAULT_MODEL = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 ActivationName = Literal["auto", "sigmoid", "softmax", "identity"]
 Aggregation = Literal["max", "mean", "first"]
 AGGREGATIONS: tuple[Aggregation, ...] = ("max", "mean", "first")
+RerankCompat = Literal["vllm", "infinity"]
 PRECISIONS: tuple[Precision, ...] = ("fp32", "fp16", "bf16", "int8")
 BACKENDS: tuple[BackendName, ...] = ("auto", "onnx", "openvino", "torch", "fake")
+RERANK_COMPATS: tuple[RerankCompat, ...] = ("vllm", "infinity")
 
 
 def default_cache_dir() -> Path:
@@ -202,7 +204,7 @@ COHERE_MODEL_NAMES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class HttpConfig:
-    """What the HTTP layer enforces before a request reaches a model.
+    """What the HTTP layer enforces before a request reaches a model, and how it answers.
 
     Attributes:
         api_keys: accepted bearer keys; empty = no authentication.
@@ -211,18 +213,25 @@ class HttpConfig:
             documents of 2 KB each need about 20 MB.
         cors_origins: browser origins allowed to call the API (``*`` = any); empty =
             no CORS headers at all, so browsers refuse cross-origin calls.
+        rerank_compat: whose answer ``POST /rerank`` gives to the Jina/Cohere body
+            ``{query, documents}``, which vLLM and infinity both take there: ``vllm``
+            returns a document as ``{"text": ...}`` (vLLM, Jina), ``infinity`` as the bare
+            string (infinity). Their clients read only their own shape.
     """
 
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     metrics_public: bool = False
     max_request_bytes: int = 64 * 1024 * 1024
     cors_origins: tuple[str, ...] = ()
+    rerank_compat: RerankCompat = "vllm"
 
     def __post_init__(self) -> None:
         if self.max_request_bytes < 1:
             raise ValueError("max_request_bytes must be >= 1")
         if any(not key.strip() for key in self.api_keys):
             raise ValueError("an API key must not be empty")
+        if self.rerank_compat not in RERANK_COMPATS:
+            raise ValueError(f"rerank_compat must be one of {RERANK_COMPATS}")
 
 
 @dataclass(frozen=True)

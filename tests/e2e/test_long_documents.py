@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import httpx
 import pytest
 
 from conftest import REFERENCE_MODEL
+from e2e.client_scripts import configured, run_script
 from e2e.server_process import ServerProcess, server_env
 from openrerank import EngineConfig, ModelConfig, Reranker, SpanOptions
 
@@ -34,7 +34,6 @@ SCORE_TOLERANCE = 1e-5
 FILLERS = 4
 PREFIX = "Résumé — 日本語 🙂 notes.\n\n"
 SDK_PYTHON_ENV = "OPENRERANK_COHERE_SDK_PYTHON"
-SDK_TIMEOUT_S = 300
 
 
 @dataclass(frozen=True)
@@ -107,21 +106,9 @@ def http(server: ServerProcess) -> Iterator[httpx.Client]:
 
 def newest_sdk(server: ServerProcess, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The answers of ``cohere.ClientV2.rerank`` from the newest SDK's venv."""
-    python = os.environ.get(SDK_PYTHON_ENV)
-    if not python:
-        pytest.skip(f"{SDK_PYTHON_ENV} is not set: run the suite with `make test`, which builds it")
+    python = configured(SDK_PYTHON_ENV, "the newest Cohere SDK's python")
     job = {"base_url": server.url, "api_key": "unused", "requests": requests}
-    script = Path(__file__).with_name("cohere_sdk_client.py")
-    done = subprocess.run(
-        [python, str(script)],
-        input=json.dumps(job),
-        capture_output=True,
-        text=True,
-        timeout=SDK_TIMEOUT_S,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    answer = json.loads(done.stdout)
+    answer = run_script([python], "cohere_python.py", job)
     assert answer["sdk_version"].startswith("7."), answer["sdk_version"]
     return list(answer["answers"])
 

@@ -12,7 +12,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,91 +27,28 @@ from llama_index.postprocessor.cohere_rerank import CohereRerank as LlamaIndexCo
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import REFERENCE_MODEL
+from e2e.scifact_oracle import (
+    ABANDONED_DOCUMENTS,
+    CANDIDATES,
+    SCORE_TOLERANCE,
+    Library,
+    Ranking,
+    SciFact,
+    assert_same_ranking,
+)
 from e2e.server_process import ServerProcess, server_env
-from openrerank import EngineConfig, ModelConfig, RankResult, Reranker
+from openrerank import EngineConfig, ModelConfig, Reranker
 
 API_KEY = "test-key"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
-QUERY_ID = "3"  # "1,000 genomes project enables mapping of genetic sequence variation ..."
-CANDIDATES = 20
-SCORE_TOLERANCE = 1e-6
 COHERE_ALIASES = ("rerank-v3.5", "rerank-english-v3.0", "rerank-multilingual-v3.0")
 CONTEXT_LENGTH = 256
 # Disconnect test: 2,000 full abstracts are minutes of work on a small CPU; the client
 # gives up after 1 s, and a small request must then be answered within this bound
 # (the abandoned work, if it kept running, would hold the model for far longer).
-ABANDONED_DOCUMENTS = 2_000
 GIVE_UP_AFTER_S = 1.0
 FREED_WITHIN_S = 15.0
 METRICS_WITHIN_S = 5.0
-
-Ranking = list[tuple[int, float]]
-
-
-# --- data and oracles -------------------------------------------------------------
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines]
-
-
-class SciFact:
-    """A SciFact query, its BM25 candidates, and the start of the corpus."""
-
-    def __init__(self, folder: Path) -> None:
-        queries = {row["_id"]: row["text"] for row in _read_jsonl(folder / "queries.jsonl")}
-        self.query: str = queries[QUERY_ID]
-        ranked: list[tuple[int, str]] = []
-        with (folder / "run" / "bm25_top100.tsv").open(encoding="utf-8") as run:
-            next(run)
-            for line in run:
-                query_id, doc_id, rank = line.rstrip("\n").split("\t")
-                if query_id == QUERY_ID:
-                    ranked.append((int(rank), doc_id))
-        wanted = [doc_id for _, doc_id in sorted(ranked)[:CANDIDATES]]
-        corpus = _read_jsonl(folder / "corpus.jsonl")
-        self.corpus = corpus[:ABANDONED_DOCUMENTS]
-        by_id = {row["_id"]: row for row in corpus}
-        self.candidates: list[dict[str, Any]] = [by_id[doc_id] for doc_id in wanted]
-        self.texts: list[str] = [row["text"] for row in self.candidates]
-        assert len(set(self.texts)) == CANDIDATES, "candidate texts must be distinct"
-
-
-class Library:
-    """``Reranker.rank`` and ``Reranker.score``, each input scored once per module."""
-
-    def __init__(self, reranker: Reranker) -> None:
-        self.reranker = reranker
-        self._ranked: dict[tuple[str, tuple[str, ...], bool], list[RankResult]] = {}
-
-    def rank(
-        self,
-        query: str,
-        documents: Sequence[str],
-        top_n: int | None = None,
-        *,
-        truncated: bool = False,
-    ) -> Ranking:
-        """Windows (Cohere routes), or one window per document (the TEI route)."""
-        key = (query, tuple(documents), truncated)
-        if key not in self._ranked:
-            chunks = 1 if truncated else None
-            ranked = self.reranker.rank(query, list(documents), max_chunks_per_doc=chunks)
-            self._ranked[key] = ranked
-        return [(r.index, r.relevance_score) for r in self._ranked[key][:top_n]]
-
-    def raw_scores(self, query: str, documents: Sequence[str]) -> list[float]:
-        """Truncated raw logits, as the TEI route scores."""
-        scores = self.reranker.score(query, list(documents), raw=True, max_chunks_per_doc=1)
-        return [float(s) for s in scores]
-
-
-def assert_same_ranking(got: Ranking, expected: Ranking) -> None:
-    assert [index for index, _ in got] == [index for index, _ in expected]
-    assert [score for _, score in got] == pytest.approx(
-        [score for _, score in expected], abs=SCORE_TOLERANCE
-    )
 
 
 def requests_counted(client: httpx.Client) -> dict[tuple[str, str], float]:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from e2e.conftest import DOCUMENTS, MODEL, QUERY, MakeServer, Server, rerank_body
+from openrerank.config import HttpConfig
 
 RECORDS: list[Any] = [
     {"title": "Foxes", "text": "the quick brown fox"},
@@ -79,6 +80,31 @@ def test_shared_path_answers_the_documents_body_as_v1_does(server: Server) -> No
     assert [r["document"] for r in shared["results"]] == [r["document"] for r in v1["results"]]
     assert shared["model"] == MODEL
     assert shared["usage"] == v1["usage"] and shared["usage"]["prompt_tokens"] > 0
+
+
+def test_infinity_compat_returns_bare_strings_on_the_shared_path_only(
+    make_server: MakeServer,
+) -> None:
+    server = make_server(http=HttpConfig(rerank_compat="infinity"))
+    body = {"query": QUERY, "documents": DOCUMENTS, "return_documents": True}
+    shared = post(server, "/rerank", body)
+    assert [r["document"] for r in shared["results"]] == [
+        DOCUMENTS[r["index"]] for r in shared["results"]
+    ]
+    v1 = post(server, "/v1/rerank", body)  # Cohere's route keeps Cohere's shape
+    assert [r["document"] for r in v1["results"]] == [
+        {"text": DOCUMENTS[r["index"]]} for r in v1["results"]
+    ]
+    assert ranked(shared) == ranked(v1)
+
+
+def test_shared_path_raw_scores_are_infinity_s_logits(server: Server) -> None:
+    body = {"query": QUERY, "documents": DOCUMENTS}
+    raw = post(server, "/rerank", {**body, "raw_scores": True})
+    tei_raw = post(server, "/rerank", {"query": QUERY, "texts": DOCUMENTS, "raw_scores": True})
+    normalized = post(server, "/rerank", body)
+    assert ranked(raw) == ranked(tei_raw)
+    assert [score for _, score in ranked(raw)] != [score for _, score in ranked(normalized)]
 
 
 def test_shared_path_takes_what_tei_clients_send(server: Server) -> None:

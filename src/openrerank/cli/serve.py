@@ -17,7 +17,14 @@ from typing import Annotated, Any, cast
 
 import typer
 
-from openrerank.cli.choices import AUTO, FP32, BackendChoice, PrecisionChoice
+from openrerank.cli.choices import (
+    AUTO,
+    FP32,
+    VLLM,
+    BackendChoice,
+    PrecisionChoice,
+    RerankCompatChoice,
+)
 from openrerank.cli.extras import needs_extra
 from openrerank.config import (
     AGGREGATIONS,
@@ -29,6 +36,7 @@ from openrerank.config import (
     EngineConfig,
     HttpConfig,
     ModelConfig,
+    RerankCompat,
     ServerConfig,
 )
 
@@ -197,6 +205,15 @@ def serve(  # noqa: PLR0913 - every flag is one documented setting
             "Default: none, no CORS headers.",
         ),
     ] = None,
+    rerank_compat: Annotated[
+        RerankCompatChoice,
+        typer.Option(
+            envvar=_env("rerank_compat"),
+            help="Whose answer POST /rerank gives to the {query, documents} body: vllm "
+            'returns a document as {"text": ...} (vLLM, Jina), infinity as the bare string '
+            "(infinity's clients). TEI's {query, texts} body is answered as TEI does.",
+        ),
+    ] = VLLM,
     grace_period: Annotated[
         float,
         typer.Option(
@@ -325,6 +342,7 @@ def server_config(params: Mapping[str, Any]) -> ServerConfig:
         metrics_public=params["metrics_public"],
         max_request_bytes=params["max_request_bytes"],
         cors_origins=tuple(params["cors_origin"] or ()),
+        rerank_compat=cast(RerankCompat, str(params["rerank_compat"])),
     )
     return ServerConfig(
         models=engines,

@@ -63,6 +63,7 @@ def create_app(catalog: ModelCatalog, http: HttpConfig | None = None) -> FastAPI
     install_error_handlers(app)
     metrics = ServerMetrics(catalog)
     app.state.catalog = catalog
+    app.state.http = http
     app.state.metrics = metrics
     app.state.drain = Drain()
     _add_middleware(app, http, metrics, app.state.drain)

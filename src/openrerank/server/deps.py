@@ -1,4 +1,4 @@
-"""Route dependencies: the app's model catalog and metrics."""
+"""Route dependencies: the app's model catalog, HTTP settings and metrics."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from openrerank.catalog import ModelCatalog
+from openrerank.config import HttpConfig
 from openrerank.server.metrics import ServerMetrics
 
 
@@ -16,6 +17,12 @@ def get_catalog(request: Request) -> ModelCatalog:
     return catalog
 
 
+def get_http(request: Request) -> HttpConfig:
+    """The HTTP settings the app was built with."""
+    http: HttpConfig = request.app.state.http
+    return http
+
+
 def get_metrics(request: Request) -> ServerMetrics:
     """The app's metrics."""
     metrics: ServerMetrics = request.app.state.metrics
@@ -23,4 +30,5 @@ def get_metrics(request: Request) -> ServerMetrics:
 
 
 CatalogDep = Annotated[ModelCatalog, Depends(get_catalog)]
+HttpDep = Annotated[HttpConfig, Depends(get_http)]
 MetricsDep = Annotated[ServerMetrics, Depends(get_metrics)]

@@ -205,6 +205,9 @@ class OtherServersRerankRequest(_LenientRequest):
     max_tokens_per_doc: Annotated[int, Field(ge=1), _WHOLE] | None = Field(
         default=None, description="Each document is cut to this many tokens (default 4096)."
     )
+    raw_scores: bool | None = Field(
+        default=None, description="infinity's: true returns the model's raw logits."
+    )
 
 
 def _direction(value: object) -> object:
@@ -312,11 +315,13 @@ class V2RerankResponse(BaseModel):
 
 
 class V1Result(BaseModel):
-    """One ranked document; ``document`` only when ``return_documents`` is true."""
+    """One ranked document; ``document`` only when ``return_documents`` is true: an
+    object (``{"text": ...}`` for a string), or the bare string where ``/rerank``
+    answers as infinity does."""
 
     index: int
     relevance_score: float
-    document: dict[str, Any] | None = None
+    document: dict[str, Any] | str | None = None
 
 
 class V1Usage(BaseModel):
@@ -437,14 +442,17 @@ def v1_response(
     *,
     model: str,
     request_id: str,
+    bare_strings: bool = False,
 ) -> V1RerankResponse:
     """The v1 body (also the answer to the Jina/Cohere body on ``/rerank``); documents
-    come back as sent, and only when asked for."""
+    come back as sent, and only when asked for: a string as ``{"text": ...}``, or as
+    itself with ``bare_strings`` (infinity's shape)."""
     results = []
     for ranked in outcome.results:
         result = V1Result(index=ranked.index, relevance_score=ranked.relevance_score)
         if request.return_documents:
-            result.document = _as_sent(request.documents[ranked.index])
+            document = request.documents[ranked.index]
+            result.document = document if bare_strings else _as_sent(document)
         results.append(result)
     tokens = outcome.usage.tokens
     return V1RerankResponse(

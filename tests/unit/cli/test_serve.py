@@ -97,6 +97,15 @@ def test_serve_reliability_settings_reach_the_config() -> None:
     assert {m["max_queue_wait_s"] for m in resolved(["--max-queue-wait", "0"])["models"]} == {None}
 
 
+def test_serve_rerank_compat_reaches_the_config_from_a_flag_or_the_environment() -> None:
+    assert resolved([])["http"]["rerank_compat"] == "vllm"
+    assert resolved(["--rerank-compat", "infinity"])["http"]["rerank_compat"] == "infinity"
+    from_env = resolved([], env={"OPENRERANK_RERANK_COMPAT": "infinity"})
+    assert from_env["http"]["rerank_compat"] == "infinity"
+    result = runner.invoke(app, ["serve", "--rerank-compat", "tei", "--print-config"])
+    assert result.exit_code == 2 and "rerank-compat" in result.output
+
+
 def test_serve_refuses_unknown_keys_in_the_config_file(tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
     config.write_text("modle = 'typo'\n")

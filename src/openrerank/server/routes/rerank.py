@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from openrerank.catalog import ModelCatalog
 from openrerank.server.cancellation import until_disconnected
 from openrerank.server.context import current_request_id
-from openrerank.server.deps import CatalogDep
+from openrerank.server.deps import CatalogDep, HttpDep
 from openrerank.server.errors import RERANK_ERRORS
 from openrerank.server.json_body import StrictJsonRoute
 from openrerank.server.schemas import (
@@ -87,7 +87,7 @@ async def rerank_v1(
     response_model_exclude_unset=True,
 )
 async def rerank_shared(
-    body: SharedRerankRequest, request: Request, catalog: CatalogDep
+    body: SharedRerankRequest, request: Request, catalog: CatalogDep, http: HttpDep
 ) -> list[TeiResult] | V1RerankResponse:
     """The path three servers share, answered by the body's shape.
 
@@ -96,11 +96,13 @@ async def rerank_shared(
     default model; a bare array, best first. Unknown keys are ignored, as TEI does.
 
     `documents`: the Jina/Cohere body of vLLM and infinity, answered as `/v1/rerank`
-    answers it (`results`, `index`, `relevance_score`, `document` when asked). Unknown
-    keys are ignored, as those servers do.
+    answers it (`results`, `index`, `relevance_score`, `document` when asked: as
+    `{"text": ...}` like vLLM, or as the bare string like infinity when the server runs
+    with `--rerank-compat infinity`). Unknown keys are ignored, as those servers do.
     """
     if isinstance(body, OtherServersRerankRequest):
-        return await _rerank_documents(body, request, catalog)
+        bare = http.rerank_compat == "infinity"
+        return await _rerank_documents(body, request, catalog, bare_strings=bare)
     _, service = catalog.resolve(None)
     work = service.rerank(
         body.query,
@@ -117,7 +119,11 @@ async def rerank_shared(
 
 
 async def _rerank_documents(
-    body: V1RerankRequest | OtherServersRerankRequest, request: Request, catalog: ModelCatalog
+    body: V1RerankRequest | OtherServersRerankRequest,
+    request: Request,
+    catalog: ModelCatalog,
+    *,
+    bare_strings: bool = False,
 ) -> V1RerankResponse:
     name, service = catalog.resolve(body.model)
     chunks = max_chunks(
@@ -126,14 +132,19 @@ async def _rerank_documents(
         max_pairs=service.config.max_documents,
         default=DEFAULT_MAX_CHUNKS_PER_DOC,
     )
-    tokens = body.max_tokens_per_doc if isinstance(body, OtherServersRerankRequest) else None
+    raw, tokens = False, None
+    if isinstance(body, OtherServersRerankRequest):
+        raw, tokens = bool(body.raw_scores), body.max_tokens_per_doc
     work = service.rerank(
         body.query,
         body.documents,
         top_n=body.top_n,
+        raw=raw,
         max_tokens_per_doc=tokens,
         max_chunks_per_doc=chunks,
         rank_fields=body.rank_fields,
     )
     outcome = await until_disconnected(request, work)
-    return v1_response(body, outcome, model=body.model or name, request_id=current_request_id())
+    request_id = current_request_id()
+    model = body.model or name
+    return v1_response(body, outcome, model=model, request_id=request_id, bare_strings=bare_strings)

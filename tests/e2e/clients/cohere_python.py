@@ -1,6 +1,7 @@
-"""Runs inside the newest Cohere SDK's own venv (see the Makefile): reads calls as JSON on
-stdin, makes each with ``cohere.ClientV2.rerank`` and its typed arguments, and prints
-the parsed responses as JSON. Only the SDK is imported, never openrerank."""
+"""Runs inside a Cohere SDK's own venv (see the Makefile: the newest SDK, and 5.11 with the
+v2 parameters of its day): reads calls as JSON on stdin, makes each with
+``cohere.ClientV2.rerank`` and its typed arguments, and prints the parsed responses as
+JSON. Only the SDK is imported, never openrerank."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ def call(client: cohere.ClientV2, request: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     job = json.load(sys.stdin)
-    with cohere.ClientV2(api_key=job["api_key"], base_url=job["base_url"]) as client:
-        answers = [call(client, request) for request in job["requests"]]
+    client = cohere.ClientV2(api_key=job["api_key"], base_url=job["base_url"])
+    answers = [call(client, request) for request in job["requests"]]
     json.dump({"sdk_version": cohere.__version__, "answers": answers}, sys.stdout)
 
 
