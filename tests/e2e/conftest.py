@@ -2,7 +2,9 @@
 
 ``build_app`` makes an app that is not started (for tests that drive the ASGI app
 themselves); ``start`` enters a ``TestClient`` so the lifespan starts the catalog;
-``make_server`` does both. Everything is closed at the end of the test.
+``make_server`` does both. Everything is closed at the end of the test. For the tests of
+real servers on the reference model: one ONNX export folder for the session, and the
+SciFact query with its candidates.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
+from e2e.scifact_oracle import SciFact
 from openrerank.backends.fake import FakeBackend
 from openrerank.catalog import ModelCatalog
 from openrerank.config import BatchingConfig, EngineConfig, HttpConfig, ModelConfig
@@ -159,3 +162,16 @@ def make_server(build_app: BuildApp, start: Callable[[FastAPI], TestClient]) -> 
 def server(make_server: MakeServer) -> Server:
     """A started server with default limits and no API keys."""
     return make_server()
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One export folder for every real server and library of the session, so the
+    reference model is exported once."""
+    return tmp_path_factory.mktemp("openrerank-cache")
+
+
+@pytest.fixture(scope="module")
+def scifact(scifact_dir: Path) -> SciFact:
+    """SciFact query 3, its BM25 candidates and the start of the corpus."""
+    return SciFact(scifact_dir)

@@ -41,16 +41,6 @@ Answers = dict[str, dict[str, Any]]
 # --- servers and oracle -------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def scifact(scifact_dir: Path) -> SciFact:
-    return SciFact(scifact_dir)
-
-
-@pytest.fixture(scope="module")
-def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("openrerank-cache")
-
-
 def _serve(
     extra: list[str], cache: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:

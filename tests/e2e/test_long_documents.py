@@ -74,11 +74,6 @@ def long_document(scifact_dir: Path) -> LongDocument:
 
 
 @pytest.fixture(scope="module")
-def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("openrerank-cache")
-
-
-@pytest.fixture(scope="module")
 def server(
     reference_model_dir: Path, onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:

@@ -79,17 +79,6 @@ def wait_for_metrics(
 
 
 @pytest.fixture(scope="module")
-def scifact(scifact_dir: Path) -> SciFact:
-    return SciFact(scifact_dir)
-
-
-@pytest.fixture(scope="module")
-def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One export folder for the server and the library, so the export runs once."""
-    return tmp_path_factory.mktemp("openrerank-cache")
-
-
-@pytest.fixture(scope="module")
 def live_server(
     reference_model_dir: Path, onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
