@@ -1,8 +1,9 @@
 """RerankService: the one rerank algorithm, for the library, the CLI and the server.
 
-validate -> render, tokenize and split into windows (:mod:`openrerank.prepare`, on a
-pool, off the event loop) -> infer (on the model's thread) -> NaN guard -> aggregate
-windows -> activation -> relevant spans -> sort -> top_n.
+validate -> render, tokenize and split into windows
+(:mod:`openrerank.engine.documents.prepare`, on a pool, off the event loop) -> infer
+(on the model's thread) -> NaN guard -> aggregate windows -> activation -> relevant
+spans -> sort -> top_n.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ import numpy as np
 
 from openrerank.backends.base import Backend
 from openrerank.backends.registry import choose_backend, create_backend
-from openrerank.chunking.aggregate import aggregate
 from openrerank.config import EngineConfig
+from openrerank.engine.documents.aggregate import aggregate
+from openrerank.engine.documents.prepare import Prepared, PrepareOptions, prepare
+from openrerank.engine.documents.spans import select_spans
 from openrerank.errors import (
     BackendError,
     EngineClosedError,
@@ -35,7 +38,6 @@ from openrerank.model.activation import raw_logit, relevance
 from openrerank.model.calibration import Calibration, load_calibration
 from openrerank.model.resolve import ModelFiles, resolve_model
 from openrerank.model.spec import ModelSpec, read_spec
-from openrerank.prepare import Prepared, PrepareOptions, prepare, select_spans
 from openrerank.scheduling.cache import PairCache
 from openrerank.scheduling.scheduler import Scheduler
 from openrerank.scheduling.worker import InferenceWorker

@@ -17,7 +17,7 @@ test.
 Two tiers, because scoring ~9,500 documents twice takes a quarter of an hour on 2 cores:
 
 * CI (unmarked, about a minute): for *every* document, the v2 preparation step
-  (:func:`openrerank.prepare.prepare` with the options the service derives for the
+  (:func:`openrerank.engine.documents.prepare.prepare` with the options the service derives for the
   request) builds exactly the pair token ids (``input_ids`` and ``token_type_ids``) that
   the ``transformers`` tokenizer builds from the raw text. Equal ids into the same
   weights give equal logits, which the backend parity tests establish; to tie the two
@@ -43,8 +43,8 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from conftest import REFERENCE_MODEL
 from openrerank import Reranker
 from openrerank.config import EngineConfig, ModelConfig
+from openrerank.engine.documents.prepare import prepare
 from openrerank.eval.datasets import BeirDataset, load_beir
-from openrerank.prepare import prepare
 from openrerank.service import prepare_options_for
 from openrerank.tokenization.tokenizer import PairTokenizer
 from tiny_models import transformers_logits

@@ -19,8 +19,8 @@ from tokenizers import Tokenizer
 
 from openrerank.backends.base import collate
 from openrerank.backends.fake import FakeBackend, overlap_logits
-from openrerank.chunking.windows import window_ranges
 from openrerank.config import Aggregation, ChunkingConfig, EngineConfig, ModelConfig
+from openrerank.engine.documents.windows import window_ranges
 from openrerank.errors import InputTooLongError, InvalidInputError
 from openrerank.model.activation import sigmoid
 from openrerank.model.spec import read_spec

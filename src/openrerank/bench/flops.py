@@ -20,9 +20,9 @@ import numpy as np
 
 from openrerank.bench.workloads import Workload
 from openrerank.config import EngineConfig, ModelConfig
+from openrerank.engine.documents.prepare import prepare
 from openrerank.model.resolve import resolve_model
 from openrerank.model.spec import read_spec
-from openrerank.prepare import prepare
 from openrerank.service import prepare_options_for
 from openrerank.tokenization.tokenizer import PairTokenizer
 from openrerank.types import FloatArray
@@ -80,7 +80,7 @@ def windowed_cost(model: str, workload: Workload) -> WorkloadCost:
     """The pairs and FLOPs when every window of each document is scored.
 
     The documents are split as the engine's default chunking splits them
-    (`openrerank.prepare` with the options `RerankService` uses for a request
+    (`openrerank.engine.documents.prepare` with the options `RerankService` uses for a request
     that sets none, under the `EngineConfig` defaults): this is the work of a
     ``Reranker.score`` call without ``max_chunks_per_doc``.
     """

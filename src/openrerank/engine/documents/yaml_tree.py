@@ -5,7 +5,7 @@ before it can expand, and every scalar keeps its source range (code-point offset
 text exactly as written: no YAML 1.1 type resolution, only plain ``~``, ``null`` and empty
 values read as null.
 
-Whether a string is read as a record at all is decided in :mod:`openrerank.structured`
+Whether a string is read as a record at all is decided in :mod:`openrerank.engine.documents.render`
 (a JSON object, or a YAML mapping of at least two lines; a one-line string is prose);
 this module only reads the mapping.
 """

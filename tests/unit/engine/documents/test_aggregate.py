@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openrerank.chunking.aggregate import aggregate
 from openrerank.config import Aggregation
+from openrerank.engine.documents.aggregate import aggregate
 from openrerank.model.activation import raw_logit
 
 DETERMINISTIC = settings(max_examples=150, deadline=None, derandomize=True)

@@ -8,12 +8,14 @@ longer than the token budget is cut into pieces of the budget.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
 
-from openrerank.chunking.windows import TokenRange
-from openrerank.types import IntArray
+from openrerank.engine.documents.windows import TokenRange
+from openrerank.types import FloatArray, IntArray, Span, SpanOptions
 
 # A sentence ends after . ! ? ; or the ellipsis (and any closing quotes or brackets) when
 # whitespace follows; after the ideographic full stop and fullwidth ! ? ; always (Chinese
@@ -22,6 +24,23 @@ _CLOSERS = "\"')\\]\u201d\u2019\u300d\u300f"
 _SENTENCE_END = re.compile(
     rf"[.!?;\u2026][{_CLOSERS}]*(?=\s)|[\u3002\uff01\uff1f\uff1b][{_CLOSERS}]*|(?=\n)"
 )
+
+
+@dataclass(frozen=True)
+class SpanCandidate:
+    """A span whose score is read from one pair's logits.
+
+    Attributes:
+        doc_index: the document.
+        start: first character in the document as sent.
+        end: one past the last character.
+        row: the pair (logits row) that scored it.
+    """
+
+    doc_index: int
+    start: int
+    end: int
+    row: int
 
 
 def sentence_ends(text: str) -> list[int]:
@@ -82,3 +101,22 @@ def char_range(offsets: IntArray, tokens: TokenRange) -> tuple[int, int]:
     if last <= first:
         return (0, 0)
     return (int(offsets[first, 0]), int(offsets[last - 1, 1]))
+
+
+def select_spans(
+    candidates: Sequence[SpanCandidate],
+    scores: FloatArray,
+    options: SpanOptions,
+    n_documents: int,
+) -> list[tuple[Span, ...]]:
+    """Each document's spans at or above the threshold, best first, at most
+    ``max_spans``; ``scores`` holds one relevance score per pair."""
+    found: list[list[Span]] = [[] for _ in range(n_documents)]
+    for candidate in candidates:
+        score = float(scores[candidate.row])
+        if score >= options.threshold:
+            found[candidate.doc_index].append(Span(candidate.start, candidate.end, score))
+    keep = options.max_spans
+    return [
+        tuple(sorted(spans, key=lambda span: (-span.score, span.start))[:keep]) for spans in found
+    ]

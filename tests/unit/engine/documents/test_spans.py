@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openrerank.chunking.spans import char_range, sentence_ends, sentence_ranges, span_units
-from openrerank.chunking.windows import TokenRange
+from openrerank.engine.documents.spans import char_range, sentence_ends, sentence_ranges, span_units
+from openrerank.engine.documents.windows import TokenRange
 from openrerank.tokenization.tokenizer import PairTokenizer
 from tiny_models import ARCHITECTURES
 

@@ -21,9 +21,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
+from openrerank.engine.documents.prepare import Prepared, PrepareOptions, prepare
 from openrerank.errors import TooManyDocumentsError
 from openrerank.model.spec import read_spec
-from openrerank.prepare import Prepared, PrepareOptions, prepare
 from openrerank.tokenization.tokenizer import PairTokenizer
 from openrerank.types import Document, EncodedPair, IntArray
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openrerank.chunking.windows import TokenRange, covered_tokens, window_ranges
+from openrerank.engine.documents.windows import TokenRange, covered_tokens, window_ranges
 
 DETERMINISTIC = settings(max_examples=300, deadline=None, derandomize=True)
 

@@ -24,8 +24,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from openrerank.errors import DocumentTypeError
-from openrerank.structured_yaml import (
+from openrerank.engine.documents.yaml_tree import (
     MAX_DEPTH,
     Map,
     Node,
@@ -35,6 +34,7 @@ from openrerank.structured_yaml import (
     UnstructuredError,
     read_yaml,
 )
+from openrerank.errors import DocumentTypeError
 
 TEXT_FIELD = "text"
 

@@ -8,8 +8,8 @@ import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from openrerank.engine.documents.render import Rendered, Segment, render_object, render_text
 from openrerank.errors import DocumentTypeError
-from openrerank.structured import Rendered, Segment, render_object, render_text
 
 RECORD = {"title": "T", "year": 2024, "tags": ["a", "b"], "text": "body"}
 RECORD_LINES = "title: T\nyear: 2024\ntags: a, b\ntext: body"

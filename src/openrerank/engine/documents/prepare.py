@@ -14,18 +14,26 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
-from openrerank.chunking.spans import char_range, sentence_ends, sentence_ranges, span_units
-from openrerank.chunking.windows import TokenRange, covered_tokens, window_ranges
+from openrerank.engine.documents.render import (
+    Rendered,
+    nothing_to_score,
+    render_object,
+    render_text,
+)
+from openrerank.engine.documents.spans import (
+    SpanCandidate,
+    char_range,
+    sentence_ends,
+    sentence_ranges,
+    span_units,
+)
+from openrerank.engine.documents.windows import TokenRange, covered_tokens, window_ranges
 from openrerank.errors import DocumentTypeError, TooManyDocumentsError
-from openrerank.structured import Rendered, nothing_to_score, render_object, render_text
 from openrerank.tokenization.tokenizer import PairTokenizer
 from openrerank.types import (
     Document,
     EncodedPair,
-    FloatArray,
     IntArray,
-    Span,
-    SpanOptions,
     TokenizedText,
 )
 from openrerank.validation import check_lengths
@@ -66,23 +74,6 @@ class PrepareOptions:
     chars_per_token: int
     max_query_chars: int
     max_document_chars: int
-
-
-@dataclass(frozen=True)
-class SpanCandidate:
-    """A span whose score is read from one pair's logits.
-
-    Attributes:
-        doc_index: the document.
-        start: first character in the document as sent.
-        end: one past the last character.
-        row: the pair (logits row) that scored it.
-    """
-
-    doc_index: int
-    start: int
-    end: int
-    row: int
 
 
 @dataclass(frozen=True)
@@ -272,22 +263,3 @@ def _pair(
 ) -> EncodedPair:
     input_ids, type_ids = tokenizer.pair(query_ids, ids)
     return EncodedPair(input_ids, type_ids, doc_index=index, chunk_index=chunk)
-
-
-def select_spans(
-    candidates: Sequence[SpanCandidate],
-    scores: FloatArray,
-    options: SpanOptions,
-    n_documents: int,
-) -> list[tuple[Span, ...]]:
-    """Each document's spans at or above the threshold, best first, at most
-    ``max_spans``; ``scores`` holds one relevance score per pair."""
-    found: list[list[Span]] = [[] for _ in range(n_documents)]
-    for candidate in candidates:
-        score = float(scores[candidate.row])
-        if score >= options.threshold:
-            found[candidate.doc_index].append(Span(candidate.start, candidate.end, score))
-    keep = options.max_spans
-    return [
-        tuple(sorted(spans, key=lambda span: (-span.score, span.start))[:keep]) for spans in found
-    ]

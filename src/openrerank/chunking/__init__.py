@@ -1,1 +1,0 @@
-"""Splitting long documents into windows and folding window scores back per document."""
