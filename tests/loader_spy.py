@@ -2,7 +2,7 @@
 
 :meth:`LoaderSpy.install` wraps (never replaces) the Hugging Face download functions,
 under every name openrerank or ``huggingface_hub`` itself may call them by, and the
-loading steps of :class:`~openrerank.service.RerankService`, so a test can show that
+loading steps of :class:`~openrerank.engine.service.RerankService`, so a test can show that
 some action reached none of them.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from openrerank.service import RerankService
-from openrerank.tokenization.tokenizer import PairTokenizer
+from openrerank.engine.service import RerankService
+from openrerank.engine.tokenization.tokenizer import PairTokenizer
 
 _FUNCTIONS: tuple[tuple[str, str], ...] = (
     ("huggingface_hub", "snapshot_download"),
@@ -25,15 +25,15 @@ _FUNCTIONS: tuple[tuple[str, str], ...] = (
     ("huggingface_hub._snapshot_download", "snapshot_download"),
     ("huggingface_hub._snapshot_download", "hf_hub_download"),
     ("huggingface_hub.file_download", "hf_hub_download"),
-    ("openrerank.model.resolve", "snapshot_download"),
-    ("openrerank.model.resolve", "resolve_model"),
-    ("openrerank.model.spec", "read_spec"),
-    ("openrerank.model.calibration", "load_calibration"),
-    ("openrerank.backends.registry", "create_backend"),
-    ("openrerank.service", "resolve_model"),
-    ("openrerank.service", "read_spec"),
-    ("openrerank.service", "load_calibration"),
-    ("openrerank.service", "create_backend"),
+    ("openrerank.engine.model.resolve", "snapshot_download"),
+    ("openrerank.engine.model.resolve", "resolve_model"),
+    ("openrerank.engine.model.spec", "read_spec"),
+    ("openrerank.engine.model.calibration", "load_calibration"),
+    ("openrerank.engine.backends.registry", "create_backend"),
+    ("openrerank.engine.service", "resolve_model"),
+    ("openrerank.engine.service", "read_spec"),
+    ("openrerank.engine.service", "load_calibration"),
+    ("openrerank.engine.service", "create_backend"),
 )
 """(module, function): where each loader is defined, and every module that imported it."""
 

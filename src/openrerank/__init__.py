@@ -9,8 +9,9 @@ from __future__ import annotations
 import importlib
 import typing as _typing
 
+from openrerank._version import __version__
+
 if _typing.TYPE_CHECKING:
-    from openrerank.catalog import ModelCatalog
     from openrerank.config import (
         BatchingConfig,
         ChunkingConfig,
@@ -19,6 +20,8 @@ if _typing.TYPE_CHECKING:
         ModelConfig,
         ServerConfig,
     )
+    from openrerank.engine.catalog import ModelCatalog
+    from openrerank.engine.service import ModelInfo, RerankService, ServiceStats
     from openrerank.errors import (
         BackendError,
         BackendUnavailableError,
@@ -39,12 +42,11 @@ if _typing.TYPE_CHECKING:
         UnknownModelError,
         UnsupportedModelError,
     )
-    from openrerank.service import ModelInfo, RerankService, ServiceStats
     from openrerank.sync import Reranker
     from openrerank.types import Document, RankResult, RerankOutcome, Span, SpanOptions, Usage
 
 _EXPORTS = {
-    "openrerank.catalog": ("ModelCatalog",),
+    "openrerank.engine.catalog": ("ModelCatalog",),
     "openrerank.config": (
         "BatchingConfig",
         "ChunkingConfig",
@@ -73,7 +75,7 @@ _EXPORTS = {
         "UnknownModelError",
         "UnsupportedModelError",
     ),
-    "openrerank.service": ("ModelInfo", "RerankService", "ServiceStats"),
+    "openrerank.engine.service": ("ModelInfo", "RerankService", "ServiceStats"),
     "openrerank.sync": ("Reranker",),
     "openrerank.types": ("Document", "RankResult", "RerankOutcome", "Span", "SpanOptions", "Usage"),
 }
@@ -121,10 +123,6 @@ __all__ = [
 
 def __getattr__(name: str) -> _typing.Any:
     """Import a public name's module the first time the name is used."""
-    if name == "__version__":
-        value = _installed_version()
-        globals()[name] = value
-        return value
     module = _MODULE_OF.get(name)
     if module is None:
         raise AttributeError(f"module 'openrerank' has no attribute {name!r}")
@@ -135,12 +133,3 @@ def __getattr__(name: str) -> _typing.Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
-
-
-def _installed_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("openrerank")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0.0.0"

@@ -139,7 +139,7 @@ class ChunkingConfig:
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """Everything one :class:`~openrerank.service.RerankService` needs.
+    """Everything one :class:`~openrerank.engine.service.RerankService` needs.
 
     Attributes:
         model: which model to load and how.

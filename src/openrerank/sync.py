@@ -17,8 +17,8 @@ from types import TracebackType
 from typing import Any, TypeVar, Unpack
 
 from openrerank.config import EngineConfig, ModelConfig
+from openrerank.engine.service import ModelInfo, RerankService
 from openrerank.errors import EngineClosedError
-from openrerank.service import ModelInfo, RerankService
 from openrerank.types import (
     BackendName,
     Document,

@@ -21,11 +21,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from e2e.scifact_oracle import SciFact
-from openrerank.backends.fake import FakeBackend
-from openrerank.catalog import ModelCatalog
 from openrerank.config import BatchingConfig, EngineConfig, HttpConfig, ModelConfig
+from openrerank.engine.backends.fake import FakeBackend
+from openrerank.engine.catalog import ModelCatalog
+from openrerank.engine.service import RerankService
 from openrerank.server import create_app
-from openrerank.service import RerankService
 
 MODEL = "tiny"
 ALIAS = "rerank-v3.5"

@@ -125,9 +125,9 @@ def test_the_spies_see_a_real_load_and_a_real_download_attempt(
 ) -> None:
     """Control: the spies are on the paths a load and a download really take."""
     from openrerank import ModelNotFoundError
-    from openrerank.catalog import ModelCatalog
     from openrerank.config import EngineConfig, ModelConfig
-    from openrerank.model import resolve
+    from openrerank.engine.catalog import ModelCatalog
+    from openrerank.engine.model import resolve
 
     config = EngineConfig(ModelConfig(str(tiny_model_dir), backend="fake"))
 
@@ -139,13 +139,13 @@ def test_the_spies_see_a_real_load_and_a_real_download_attempt(
     assert {
         "RerankService.__init__",
         "RerankService.start",
-        "openrerank.service.resolve_model",
-        "openrerank.service.read_spec",
+        "openrerank.engine.service.resolve_model",
+        "openrerank.engine.service.read_spec",
         "PairTokenizer.from_directory",
-        "openrerank.service.create_backend",
+        "openrerank.engine.service.create_backend",
     } <= set(spy.calls)
     spy.calls.clear()
     assert os.environ["HF_HUB_OFFLINE"] == "1"
     with pytest.raises(ModelNotFoundError):
         resolve.resolve_model("cross-encoder/ms-marco-MiniLM-L-6-v2", weights=False)
-    assert "openrerank.model.resolve.snapshot_download" in spy.calls
+    assert "openrerank.engine.model.resolve.snapshot_download" in spy.calls

@@ -34,9 +34,9 @@ from e2e.conftest import (
     Server,
     rerank_body,
 )
-from openrerank.backends.base import Batch
-from openrerank.backends.fake import FakeBackend, overlap_logits
 from openrerank.config import BatchingConfig, HttpConfig
+from openrerank.engine.backends.base import Batch
+from openrerank.engine.backends.fake import FakeBackend, overlap_logits
 from openrerank.server.errors import ERROR_TABLE, GENERIC_500
 from openrerank.types import FloatArray
 

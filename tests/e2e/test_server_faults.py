@@ -14,11 +14,11 @@ import pytest
 from fastapi import FastAPI
 
 from e2e.conftest import DOCUMENTS, MODEL, QUERY, MakeServer, Server, rerank_body
-from openrerank import service as service_module
-from openrerank.backends.base import Batch
-from openrerank.backends.fake import FakeBackend, overlap_logits
 from openrerank.config import BatchingConfig, HttpConfig
-from openrerank.scheduling.scheduler import UNHEALTHY_AFTER_FAILED_BATCHES
+from openrerank.engine import service as service_module
+from openrerank.engine.backends.base import Batch
+from openrerank.engine.backends.fake import FakeBackend, overlap_logits
+from openrerank.engine.scheduling.scheduler import UNHEALTHY_AFTER_FAILED_BATCHES
 from openrerank.server.drain import SHUTTING_DOWN
 from openrerank.types import FloatArray
 

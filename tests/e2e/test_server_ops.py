@@ -28,13 +28,13 @@ from e2e.conftest import (
     Server,
     rerank_body,
 )
-from openrerank.backends.base import Batch
-from openrerank.backends.fake import FakeBackend, overlap_logits
-from openrerank.catalog import ModelCatalog
 from openrerank.config import EngineConfig, HttpConfig
+from openrerank.engine.backends.base import Batch
+from openrerank.engine.backends.fake import FakeBackend, overlap_logits
+from openrerank.engine.catalog import ModelCatalog
+from openrerank.engine.service import RerankService
 from openrerank.server import create_app
 from openrerank.server.errors import ERROR_TABLE
-from openrerank.service import RerankService
 from openrerank.types import FloatArray
 
 KEY_A = "sk-ops-alpha-7c1e9b"

@@ -14,7 +14,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from openrerank import EngineConfig, ModelConfig, Reranker, RerankError, UnsupportedModelError
-from openrerank.backends.optimize import FUSION_RECIPE
+from openrerank.engine.backends.optimize import FUSION_RECIPE
 from openrerank.errors import BackendUnavailableError, ModelLoadError
 
 QUERY = "cross encoder"

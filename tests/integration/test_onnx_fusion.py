@@ -16,7 +16,7 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from openrerank import EngineConfig, ModelConfig, Reranker
-from openrerank.backends.optimize import FUSION_RECIPE
+from openrerank.engine.backends.optimize import FUSION_RECIPE
 from openrerank.types import Precision
 from tiny_models import transformers_logits
 

@@ -44,9 +44,9 @@ from conftest import REFERENCE_MODEL
 from openrerank import Reranker
 from openrerank.config import EngineConfig, ModelConfig
 from openrerank.engine.documents.prepare import prepare
+from openrerank.engine.service import prepare_options_for
+from openrerank.engine.tokenization.tokenizer import PairTokenizer
 from openrerank.eval.datasets import BeirDataset, load_beir
-from openrerank.service import prepare_options_for
-from openrerank.tokenization.tokenizer import PairTokenizer
 from tiny_models import transformers_logits
 
 CORPORA = ("beir-scifact", "trec-dl-2019-passage")

@@ -21,10 +21,10 @@ import numpy as np
 from openrerank.bench.workloads import Workload
 from openrerank.config import EngineConfig, ModelConfig
 from openrerank.engine.documents.prepare import prepare
-from openrerank.model.resolve import resolve_model
-from openrerank.model.spec import read_spec
-from openrerank.service import prepare_options_for
-from openrerank.tokenization.tokenizer import PairTokenizer
+from openrerank.engine.model.resolve import resolve_model
+from openrerank.engine.model.spec import read_spec
+from openrerank.engine.service import prepare_options_for
+from openrerank.engine.tokenization.tokenizer import PairTokenizer
 from openrerank.types import FloatArray
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from openrerank import __version__
+from openrerank._version import __version__
 from openrerank.bench import ours, st_baseline
 from openrerank.bench.flops import (
     WorkloadCost,

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from openrerank.cli.eval_print import print_fit, print_report
 from openrerank.cli.evaluate import CalibrateArgs, EvalArgs, ModelArgs, TaskArgs
 from openrerank.config import EngineConfig, ModelConfig
+from openrerank.engine.model.calibration import Calibration, load_calibration
 from openrerank.errors import RerankError
 from openrerank.eval.calibrate import check_reliability, fit_on_run, judged_pairs, model_probability
 from openrerank.eval.calibration import reliability, threshold_table
@@ -35,7 +36,6 @@ from openrerank.eval.runner import (
 )
 from openrerank.eval.scorers import LibraryScorer, RemoteError, RemoteScorer, Scorer
 from openrerank.eval.tasks import make_task
-from openrerank.model.calibration import Calibration, load_calibration
 from openrerank.sync import Reranker
 from openrerank.types import BackendName, DocumentOptions, Precision
 

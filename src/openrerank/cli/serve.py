@@ -277,8 +277,8 @@ def _default_or_fallback(params: Mapping[str, Any], fallback: str) -> ServerConf
 
     Logged first, either way: which model is served, and why.
     """
+    from openrerank.engine.model.resolve import resolve_model
     from openrerank.errors import ModelNotFoundError
-    from openrerank.model.resolve import resolve_model
 
     try:
         resolve_model(DEFAULT_MODEL, weights=False)

@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from openrerank import __version__
+from openrerank._version import __version__
+from openrerank.engine.model.activation import sigmoid
+from openrerank.engine.model.calibration import Calibration
 from openrerank.eval.calibration import (
     Choice,
     Judged,
@@ -28,8 +30,6 @@ from openrerank.eval.calibration import (
     threshold_table,
 )
 from openrerank.eval.runner import EvalTask, RerankedRun
-from openrerank.model.activation import sigmoid
-from openrerank.model.calibration import Calibration
 
 
 def judged_pairs(task: EvalTask, run: RerankedRun) -> Judged:

@@ -4,7 +4,7 @@
 held-out sets (:func:`split_queries`), picks Platt or isotonic on the fit queries by grouped
 cross-validation (:func:`choose_calibration`), and reports :func:`reliability` and a
 :func:`threshold_table` on the held-out queries, before and after calibration. The fitted
-map is a :class:`~openrerank.model.calibration.Calibration`.
+map is a :class:`~openrerank.engine.model.calibration.Calibration`.
 
 Conventions:
 
@@ -38,7 +38,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, log_loss
 
-from openrerank.model.calibration import Calibration, CalibrationMethod
+from openrerank.engine.model.calibration import Calibration, CalibrationMethod
 from openrerank.types import IntArray
 
 logger = logging.getLogger(__name__)

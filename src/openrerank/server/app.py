@@ -15,9 +15,9 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
 
-from openrerank import __version__
-from openrerank.catalog import ModelCatalog
+from openrerank._version import __version__
 from openrerank.config import HttpConfig
+from openrerank.engine.catalog import ModelCatalog
 from openrerank.server.drain import Drain, DrainMiddleware
 from openrerank.server.errors import install_error_handlers
 from openrerank.server.metrics import ServerMetrics

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from openrerank.catalog import ModelCatalog
 from openrerank.config import HttpConfig
+from openrerank.engine.catalog import ModelCatalog
 from openrerank.server.metrics import ServerMetrics
 
 

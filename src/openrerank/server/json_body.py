@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from openrerank.validation import SURROGATE
+from openrerank.engine.validation import SURROGATE
 
 MAX_DEPTH = 64
 """Arrays and objects nest at most this deep: more than any rerank request needs, and far

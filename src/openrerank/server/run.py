@@ -17,8 +17,8 @@ from types import FrameType
 
 import uvicorn
 
-from openrerank.catalog import ModelCatalog
 from openrerank.config import ServerConfig
+from openrerank.engine.catalog import ModelCatalog
 from openrerank.errors import RerankError
 from openrerank.server.app import create_app
 from openrerank.server.context import RequestIdFilter

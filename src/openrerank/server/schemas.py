@@ -36,7 +36,7 @@ def _whole_number(value: object) -> object:
 
 _WHOLE = BeforeValidator(_whole_number)
 
-# Documented in the OpenAPI schema, enforced by the service (openrerank.validation).
+# Documented in the OpenAPI schema, enforced by the service (openrerank.engine.validation).
 _NON_BLANK: dict[str, Any] = {"minLength": 1, "pattern": r"\S"}
 _NOT_EMPTY: dict[str, Any] = {"minItems": 1}
 _AT_LEAST_ONE: dict[str, Any] = {"minimum": 1}

@@ -14,14 +14,14 @@ import httpx
 import numpy as np
 import pytest
 
-from openrerank.backends.fake import FakeBackend
 from openrerank.bench.flops import windowed_cost, workload_cost
 from openrerank.bench.ours import measure_library, rerank_one_window
 from openrerank.bench.workloads import Request, Workload, WorkloadSpec
-from openrerank.catalog import ModelCatalog
 from openrerank.config import EngineConfig, ModelConfig
+from openrerank.engine.backends.fake import FakeBackend
+from openrerank.engine.catalog import ModelCatalog
+from openrerank.engine.service import RerankService
 from openrerank.server import create_app
-from openrerank.service import RerankService
 from openrerank.sync import Reranker
 
 QUERY = "quick brown fox"

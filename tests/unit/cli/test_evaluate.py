@@ -17,9 +17,9 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from openrerank.cli.main import app
+from openrerank.engine.model.calibration import load_calibration
 from openrerank.eval.datasets import load_run
 from openrerank.eval.measures import evaluate, ranking_to_run
-from openrerank.model.calibration import load_calibration
 from openrerank.sync import Reranker
 
 runner = CliRunner()

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from openrerank import __version__
+from openrerank.engine.model.calibration import Calibration, load_calibration
 from openrerank.eval.calibrate import fit_on_run, judged_pairs, model_probability
 from openrerank.eval.datasets import BeirDataset
 from openrerank.eval.runner import EvalTask, RerankedRun, ScoredRanking
-from openrerank.model.calibration import Calibration, load_calibration
 
 # The truth: P(relevant | raw) = sigmoid(SLOPE * raw + INTERCEPT). The model's own
 # sigmoid(raw) overestimates relevance a lot, so a fitted map must do much better.

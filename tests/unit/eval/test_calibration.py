@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from openrerank.engine.model.calibration import Calibration
 from openrerank.eval.calibration import (
     DEFAULT_THRESHOLDS,
     PROBABILITY_CLIP,
@@ -23,7 +24,6 @@ from openrerank.eval.calibration import (
     split_queries,
     threshold_table,
 )
-from openrerank.model.calibration import Calibration
 
 Floats = npt.NDArray[np.float64]
 Truth = Callable[[Floats], Floats]

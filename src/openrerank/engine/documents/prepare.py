@@ -28,15 +28,15 @@ from openrerank.engine.documents.spans import (
     span_units,
 )
 from openrerank.engine.documents.windows import TokenRange, covered_tokens, window_ranges
+from openrerank.engine.tokenization.tokenizer import PairTokenizer
+from openrerank.engine.validation import check_lengths
 from openrerank.errors import DocumentTypeError, TooManyDocumentsError
-from openrerank.tokenization.tokenizer import PairTokenizer
 from openrerank.types import (
     Document,
     EncodedPair,
     IntArray,
     TokenizedText,
 )
-from openrerank.validation import check_lengths
 
 TOKENIZE_SLICE = 256
 """Documents tokenized at a time, so a request's token arrays are built incrementally."""

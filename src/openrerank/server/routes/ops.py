@@ -6,7 +6,7 @@ import time
 
 from fastapi import APIRouter, Response
 
-from openrerank.catalog import CatalogEntry
+from openrerank.engine.catalog import CatalogEntry
 from openrerank.errors import EngineClosedError
 from openrerank.server.deps import CatalogDep, MetricsDep
 from openrerank.server.errors import error_responses

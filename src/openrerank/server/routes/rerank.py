@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from openrerank.catalog import ModelCatalog
+from openrerank.engine.catalog import ModelCatalog
 from openrerank.server.cancellation import until_disconnected
 from openrerank.server.context import current_request_id
 from openrerank.server.deps import CatalogDep, HttpDep

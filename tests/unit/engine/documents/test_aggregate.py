@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from openrerank.config import Aggregation
 from openrerank.engine.documents.aggregate import aggregate
-from openrerank.model.activation import raw_logit
+from openrerank.engine.model.activation import raw_logit
 
 DETERMINISTIC = settings(max_examples=150, deadline=None, derandomize=True)
 

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
 from openrerank.engine.documents.prepare import Prepared, PrepareOptions, prepare
+from openrerank.engine.model.spec import read_spec
+from openrerank.engine.tokenization.tokenizer import PairTokenizer
 from openrerank.errors import TooManyDocumentsError
-from openrerank.model.spec import read_spec
-from openrerank.tokenization.tokenizer import PairTokenizer
 from openrerank.types import Document, EncodedPair, IntArray
 
 DETERMINISTIC = settings(max_examples=40, deadline=None, derandomize=True)

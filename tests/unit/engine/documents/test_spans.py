@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from openrerank.engine.documents.spans import char_range, sentence_ends, sentence_ranges, span_units
 from openrerank.engine.documents.windows import TokenRange
-from openrerank.tokenization.tokenizer import PairTokenizer
+from openrerank.engine.tokenization.tokenizer import PairTokenizer
 from tiny_models import ARCHITECTURES
 
 DETERMINISTIC = settings(max_examples=200, deadline=None, derandomize=True)

@@ -1,0 +1,249 @@
+"""What a model says about itself: architecture, labels, window, activation, inputs.
+
+Everything is read from the model's own files (``config.json``,
+``tokenizer_config.json``, the sentence-transformers metadata); nothing is guessed
+from the model's name.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openrerank.engine.model.activation import Activation
+from openrerank.errors import ModelLoadError, UnsupportedModelError
+
+# transformers' tokenizer classes whose ``model_input_names`` omit token_type_ids
+# (mirrors the class attributes in transformers; used when tokenizer_config.json
+# does not list the names itself).
+_NO_TOKEN_TYPE_TOKENIZERS = frozenset(
+    {
+        "BartTokenizer",
+        "CamembertTokenizer",
+        "GPT2Tokenizer",
+        "LlamaTokenizer",
+        "LongformerTokenizer",
+        "MPNetTokenizer",
+        "Qwen2Tokenizer",
+        "RobertaTokenizer",
+        "XLMRobertaTokenizer",
+    }
+)
+# Models whose position ids start after the padding index, losing two positions.
+_OFFSET_POSITION_TYPES = frozenset({"roberta", "xlm-roberta", "camembert", "longformer"})
+_ST_ACTIVATIONS: dict[str, Activation] = {
+    "Sigmoid": "sigmoid",
+    "Identity": "identity",
+    "Softmax": "softmax",
+}
+_POSITIVE_LABELS = frozenset({"1", "label_1", "relevant", "positive", "yes", "true"})
+_UNBOUNDED = 1_000_000
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A reranker's behaviour, as its files describe it.
+
+    Attributes:
+        architecture: the transformers class name, e.g. ``BertForSequenceClassification``.
+        model_type: ``config.json``'s ``model_type``.
+        num_labels: 1 (a relevance logit) or 2 (not relevant / relevant).
+        positive_index: the logit column of the relevant class.
+        activation: how a logit becomes a relevance score.
+        max_length: tokens per pair, special tokens included.
+        expects_token_type_ids: whether the tokenizer feeds segment ids to the model.
+        needs_remote_code: the config maps its classes to code shipped with the model.
+        hidden_size: the encoder's width (``config.json``'s ``hidden_size``); 0 if unknown.
+        num_attention_heads: heads per attention layer; 0 if unknown.
+    """
+
+    architecture: str
+    model_type: str
+    num_labels: int
+    positive_index: int
+    activation: Activation
+    max_length: int
+    expects_token_type_ids: bool
+    needs_remote_code: bool
+    hidden_size: int = 0
+    num_attention_heads: int = 0
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A model metadata file's JSON object; ``{}`` when the file does not exist.
+
+    Raises:
+        ModelLoadError: the file cannot be read, is not UTF-8 JSON, or holds no object;
+            the message starts with the path.
+    """
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(
+            f"{path}: not valid JSON ({exc}); the model files are corrupt or incomplete: "
+            "download or save the model again"
+        ) from exc
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{path}: must hold a JSON object, not {type(data).__name__}")
+    return data
+
+
+def read_spec(
+    directory: Path, *, max_length: int | None = None, activation: str = "auto"
+) -> ModelSpec:
+    """Read a :class:`ModelSpec` from a model directory.
+
+    Args:
+        directory: a folder holding ``config.json`` and the tokenizer files.
+        max_length: override of the window; must not exceed the model's positions.
+        activation: ``auto`` to read it from the files, or a forced activation.
+
+    Raises:
+        UnsupportedModelError: no config.json, not a sequence-classification model
+            with 1 or 2 labels, or a window the model cannot hold.
+        ModelLoadError: a metadata file that cannot be read, is not JSON, or holds a
+            field of the wrong type; the message starts with its path.
+    """
+    config_path = directory / "config.json"
+    if not config_path.is_file():
+        raise UnsupportedModelError(f"{directory} has no config.json: not a transformers model")
+    config = read_json_object(config_path)
+    architecture = _architecture(config, config_path)
+    num_labels = _num_labels(config, architecture)
+    tokenizer_config = read_json_object(directory / "tokenizer_config.json")
+    return ModelSpec(
+        architecture=architecture,
+        model_type=str(config.get("model_type", "")),
+        num_labels=num_labels,
+        positive_index=_positive_index(config, num_labels, config_path),
+        activation=_activation(directory, config, num_labels, activation),
+        max_length=_max_length(directory, config, tokenizer_config, max_length),
+        expects_token_type_ids=_expects_token_type_ids(tokenizer_config),
+        needs_remote_code=bool(config.get("auto_map")),
+        hidden_size=_optional_int(config.get("hidden_size")) or 0,
+        num_attention_heads=_optional_int(config.get("num_attention_heads")) or 0,
+    )
+
+
+def _architecture(config: dict[str, Any], config_path: Path) -> str:
+    architectures = config.get("architectures") or []
+    if isinstance(architectures, str):
+        architectures = [architectures]
+    name = str(architectures[0]) if isinstance(architectures, list) and architectures else ""
+    if not name:
+        raise UnsupportedModelError(
+            f"{config_path}: names no architecture ('architectures' is missing or empty); "
+            "openrerank serves sequence-classification cross-encoders "
+            "(*ForSequenceClassification)"
+        )
+    if not name.endswith("ForSequenceClassification"):
+        raise UnsupportedModelError(
+            f"{config_path}: architecture {name!r} is not a "
+            "sequence-classification cross-encoder; openrerank serves rerankers "
+            "(*ForSequenceClassification), not embedding or generative models"
+        )
+    return name
+
+
+def _num_labels(config: dict[str, Any], architecture: str) -> int:
+    id2label = config.get("id2label")
+    count = config.get("num_labels", len(id2label) if isinstance(id2label, dict) else 2)
+    if count not in (1, 2):
+        raise UnsupportedModelError(
+            f"{architecture} has {count} labels; a reranker has 1 (relevance logit) "
+            "or 2 (not relevant / relevant)"
+        )
+    return int(count)
+
+
+def _positive_index(config: dict[str, Any], num_labels: int, config_path: Path) -> int:
+    if num_labels == 1:
+        return 0
+    id2label = config.get("id2label") or {}
+    if not isinstance(id2label, dict):
+        raise ModelLoadError(f"{config_path}: id2label must be an object, got {id2label!r}")
+    named = [
+        _label_id(key, config_path)
+        for key, v in id2label.items()
+        if str(v).lower() in _POSITIVE_LABELS
+    ]
+    return named[0] if len(named) == 1 else 1
+
+
+def _label_id(key: Any, config_path: Path) -> int:
+    try:
+        return int(key)
+    except (TypeError, ValueError):
+        raise ModelLoadError(
+            f"{config_path}: id2label keys must be class indices, got {key!r}"
+        ) from None
+
+
+def _activation(
+    directory: Path, config: dict[str, Any], num_labels: int, forced: str
+) -> Activation:
+    if forced != "auto":
+        if forced not in ("sigmoid", "softmax", "identity"):
+            raise UnsupportedModelError(f"unknown activation {forced!r}")
+        return forced  # type: ignore[return-value]
+    if num_labels == 2:
+        return "softmax"
+    st_config = read_json_object(directory / "config_sentence_transformers.json")
+    embedded = config.get("sentence_transformers")
+    declared = st_config.get("activation_fn") or (
+        embedded.get("activation_fn") if isinstance(embedded, dict) else None
+    )
+    if not declared:
+        return "sigmoid"
+    short = str(declared).rsplit(".", 1)[-1]
+    if short not in _ST_ACTIVATIONS:
+        raise UnsupportedModelError(
+            f"{directory.name} declares activation {declared!r}, which openrerank does not "
+            "support; force one with activation='sigmoid' or 'identity'"
+        )
+    return _ST_ACTIVATIONS[short]
+
+
+def _max_length(
+    directory: Path,
+    config: dict[str, Any],
+    tokenizer_config: dict[str, Any],
+    override: int | None,
+) -> int:
+    positions = _optional_int(config.get("max_position_embeddings", _UNBOUNDED))
+    if positions is None:
+        raise ModelLoadError(
+            f"{directory / 'config.json'}: max_position_embeddings must be an integer, "
+            f"got {config.get('max_position_embeddings')!r}"
+        )
+    if config.get("model_type") in _OFFSET_POSITION_TYPES:
+        positions -= 2
+    if override is not None:
+        if override > positions:
+            raise UnsupportedModelError(
+                f"max_length {override} exceeds the model's {positions} positions"
+            )
+        return override
+    st_length = read_json_object(directory / "sentence_bert_config.json").get("max_seq_length")
+    declared = _optional_int(st_length) or _optional_int(tokenizer_config.get("model_max_length"))
+    if declared is None or declared >= _UNBOUNDED:
+        declared = positions
+    return min(declared, positions)
+
+
+def _expects_token_type_ids(tokenizer_config: dict[str, Any]) -> bool:
+    names = tokenizer_config.get("model_input_names")
+    if isinstance(names, list):
+        return "token_type_ids" in names
+    tokenizer_class = str(tokenizer_config.get("tokenizer_class", ""))
+    return tokenizer_class.removesuffix("Fast") not in _NO_TOKEN_TYPE_TOKENIZERS
+
+
+def _optional_int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
