@@ -25,7 +25,7 @@ from openrerank.engine.model.resolve import resolve_model
 from openrerank.engine.model.spec import read_spec
 from openrerank.engine.service import prepare_options_for
 from openrerank.engine.tokenization.tokenizer import PairTokenizer
-from openrerank.types import FloatArray
+from openrerank.types import FloatArray, ScoringOptions
 
 
 @dataclass(frozen=True)
@@ -67,25 +67,23 @@ def workload_cost(model: str, workload: Workload) -> WorkloadCost:
 
     Each document is one pair, cut to the model window (``max_chunks_per_doc=1``).
     """
-    tokenizer, shape = _tokenizer(model)
-    lengths = [
-        pair.n_tokens
-        for request in workload.requests
-        for pair in tokenizer.encode(request.query, request.documents)
-    ]
-    return _cost(shape, lengths)
+    return _prepared_cost(model, workload, {"max_chunks_per_doc": 1})
 
 
 def windowed_cost(model: str, workload: Workload) -> WorkloadCost:
     """The pairs and FLOPs when every window of each document is scored.
 
     The documents are split as the engine's default chunking splits them
-    (`openrerank.engine.documents.prepare` with the options `RerankService` uses for a request
-    that sets none, under the `EngineConfig` defaults): this is the work of a
+    (`openrerank.engine.documents.prepare` with the options `RerankService` uses for a
+    request that sets none, under the `EngineConfig` defaults): this is the work of a
     ``Reranker.score`` call without ``max_chunks_per_doc``.
     """
+    return _prepared_cost(model, workload, {})
+
+
+def _prepared_cost(model: str, workload: Workload, scoring: ScoringOptions) -> WorkloadCost:
     tokenizer, shape = _tokenizer(model)
-    options = prepare_options_for(EngineConfig(ModelConfig(name=model)), {})
+    options = prepare_options_for(EngineConfig(ModelConfig(name=model)), scoring)
     lengths = [
         pair.n_tokens
         for request in workload.requests
