@@ -29,14 +29,12 @@ class EncodedPair:
         type_ids: segment ids from the tokenizer's pair template.
         doc_index: position of the document in the caller's list.
         chunk_index: position of this window inside the document (0 when unsplit).
-        truncated: tokens of the document were cut to fit the window.
     """
 
     input_ids: IntArray
     type_ids: IntArray
     doc_index: int
     chunk_index: int = 0
-    truncated: bool = False
 
     @property
     def n_tokens(self) -> int:

@@ -229,7 +229,8 @@ class RerankService:
         now = time.monotonic()
         if now - self._last_probe >= PROBE_INTERVAL_S:
             self._last_probe = now
-            probe = loaded.tokenizer.encode(PROBE_TEXT, [PROBE_TEXT])
+            options = prepare_options_for(self.config, {})
+            probe = prepare(loaded.tokenizer, PROBE_TEXT, [PROBE_TEXT], options).pairs
             try:
                 await asyncio.wait_for(scheduler.probe(probe), PROBE_TIMEOUT_S)
             except Exception:  # whatever the probe hit, it only means "not ready yet"

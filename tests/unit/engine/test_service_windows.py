@@ -27,6 +27,7 @@ from openrerank.engine.service import RerankService
 from openrerank.engine.tokenization.tokenizer import PairTokenizer
 from openrerank.errors import InputTooLongError, InvalidInputError
 from openrerank.types import Document, FloatArray, RerankOutcome, SpanOptions
+from pair_oracle import as_pair, library_pairs
 
 T = TypeVar("T")
 OVERLAP = ChunkingConfig().window_overlap
@@ -198,9 +199,11 @@ def test_service_one_chunk_per_document_is_plain_truncation(
     outcome = serve(
         tiny_model_dir, lambda s: s.rerank(corpus.query, [text], max_chunks_per_doc=1, raw=True)
     )
-    (truncated,) = corpus.tokenizer.encode(corpus.query, [text])
-    assert truncated.truncated
-    expected = overlap_logits(collate([truncated], corpus.tokenizer.pad_id))[0]
+    tokenizer = corpus.tokenizer
+    capped = tokenizer.cap_query(corpus.query)
+    (truncated,) = library_pairs(tiny_model_dir, capped, [text], max_length=tokenizer.max_length)
+    assert truncated.overflowing
+    expected = overlap_logits(collate([as_pair(truncated)], tokenizer.pad_id))[0]
     assert outcome.usage.pairs == 1
     assert outcome.results[0].relevance_score == pytest.approx(float(expected), rel=1e-6)
     (first_window,) = scores(tiny_model_dir, corpus.query, corpus.windows(words)[:1], raw=True)

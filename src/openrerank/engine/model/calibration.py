@@ -20,6 +20,7 @@ interpolation between the knots, constant beyond the first and last knot.
 
 Example:
     >>> import numpy as np
+import numpy.typing as npt
     >>> c = Calibration("platt", slope=2.0, intercept=0.0)
     >>> c.apply(np.array([0.0], dtype=np.float32)).tolist()
     [0.5]
@@ -37,6 +38,7 @@ from types import MappingProxyType
 from typing import Any, Literal, cast, get_args
 
 import numpy as np
+import numpy.typing as npt
 
 from openrerank.engine.model.activation import sigmoid
 from openrerank.errors import CalibrationError
@@ -89,7 +91,7 @@ class Calibration:
         if self.method == "platt":
             mapped = sigmoid(self.slope * wide + self.intercept)
         else:
-            mapped = np.interp(wide, self.knots_x, self.knots_y)
+            mapped = _interpolate(wide, self.knots_x, self.knots_y)
         result: FloatArray = np.clip(mapped, 0.0, 1.0).astype(np.float32)
         return result
 
@@ -219,3 +221,25 @@ def _optional_str(data: Mapping[str, Any], key: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise CalibrationError(f"{key!r} must be a string or null")
     return value
+
+
+def _interpolate(
+    values: npt.NDArray[np.float64], xs: tuple[float, ...], ys: tuple[float, ...]
+) -> npt.NDArray[np.float64]:
+    """Piecewise-linear through the knots, constant beyond them (``np.interp``'s curve).
+
+    Computed from each value's fraction of its segment, never from a slope, so knots
+    closer than a float's range allows (``np.interp`` divides by their distance and
+    overflows) still give a monotonic curve within the knots' probabilities.
+    """
+    knots_x, knots_y = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+    if knots_x.shape[0] == 1:
+        return np.full_like(values, knots_y[0])
+    upper = np.clip(np.searchsorted(knots_x, values, side="right"), 1, knots_x.shape[0] - 1)
+    lower = upper - 1
+    span = knots_x[upper] - knots_x[lower]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        fraction = np.where(span > 0, (values - knots_x[lower]) / span, 1.0)
+    fraction = np.clip(fraction, 0.0, 1.0)
+    mapped: npt.NDArray[np.float64] = knots_y[lower] + fraction * (knots_y[upper] - knots_y[lower])
+    return mapped

@@ -18,7 +18,7 @@ from tokenizers import Encoding, Tokenizer
 from openrerank.engine.model.spec import read_json_object
 from openrerank.engine.tokenization.template import PairTemplate
 from openrerank.errors import ModelLoadError, UnsupportedModelError, summarize_exception
-from openrerank.types import EncodedPair, IntArray, TokenizedText
+from openrerank.types import IntArray, TokenizedText
 
 _ADVICE = "the model files are corrupt or incomplete: download or save the model again"
 
@@ -39,8 +39,6 @@ class PairTokenizer:
         specials = self._plain.num_special_tokens_to_add(is_pair=True)
         if max_length <= specials + 2:
             raise UnsupportedModelError(f"max_length {max_length} leaves no room for text")
-        self._pairs = Tokenizer.from_str(self._plain.to_str())
-        self._pairs.enable_truncation(max_length, strategy="only_second")
         self._template = PairTemplate.learn(self._plain)
         self.max_length = max_length
         self.pair_specials = specials
@@ -56,20 +54,6 @@ class PairTokenizer:
                 f"{directory} has no tokenizer.json (a fast tokenizer is required)"
             )
         return cls(_read_tokenizer(path), max_length=max_length, pad_token=_pad(directory))
-
-    def encode(self, query: str, documents: Sequence[str]) -> list[EncodedPair]:
-        """Encode the query against every document, one pair per document.
-
-        Args:
-            query: the search query; capped to ``query_max_tokens`` tokens.
-            documents: document texts; each is truncated to fit the window.
-
-        Returns:
-            One :class:`EncodedPair` per document, in input order.
-        """
-        capped = self.cap_query(query)
-        encodings = self._pairs.encode_batch([(capped, doc) for doc in documents])
-        return [_to_pair(encoding, index) for index, encoding in enumerate(encodings)]
 
     def encode_query(self, query: str) -> IntArray:
         """The query's tokens, capped to ``query_max_tokens``, without special tokens."""
@@ -126,15 +110,6 @@ def _pad_id(tokenizer: Tokenizer, pad_token: str | None) -> int:
 def _to_tokens(encoding: Encoding) -> TokenizedText:
     offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
     return TokenizedText(ids=np.asarray(encoding.ids, dtype=np.int64), offsets=offsets)
-
-
-def _to_pair(encoding: Encoding, index: int) -> EncodedPair:
-    return EncodedPair(
-        input_ids=np.asarray(encoding.ids, dtype=np.int64),
-        type_ids=np.asarray(encoding.type_ids, dtype=np.int64),
-        doc_index=index,
-        truncated=bool(encoding.overflowing),
-    )
 
 
 def _read_tokenizer(path: Path) -> Tokenizer:

@@ -19,13 +19,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 
 from openrerank.engine.documents.prepare import Prepared, PrepareOptions, prepare
 from openrerank.engine.model.spec import read_spec
 from openrerank.engine.tokenization.tokenizer import PairTokenizer
 from openrerank.errors import TooManyDocumentsError
 from openrerank.types import Document, EncodedPair, IntArray
+from pair_oracle import library_pairs
 
 DETERMINISTIC = settings(max_examples=40, deadline=None, derandomize=True)
 TINY_MAX_LENGTH = 32
@@ -54,10 +55,20 @@ BASE = PrepareOptions(
 class Model:
     """A tokenizer under test and the words that are one token each in its vocabulary."""
 
-    def __init__(self, name: str, tokenizer: PairTokenizer, single_token_words: list[str]):
+    def __init__(
+        self, name: str, directory: Path, tokenizer: PairTokenizer, single_token_words: list[str]
+    ):
         self.name = name
+        self.directory = directory
         self.tokenizer = tokenizer
         self.single_token_words = single_token_words
+
+    def library_pairs(self, query: str, documents: list[str]) -> list[Encoding]:
+        """The tokenizers library's own pairs of the capped query and each document."""
+        capped = self.tokenizer.cap_query(query)
+        return library_pairs(
+            self.directory, capped, documents, max_length=self.tokenizer.max_length
+        )
 
     def __repr__(self) -> str:
         return self.name
@@ -71,7 +82,7 @@ def load_model(name: str, directory: Path, max_length: int) -> Model:
         for word in vocab
         if word.isascii() and word.isalpha() and len(word) > 1 and tokenizer.count_tokens(word) == 1
     )
-    return Model(name, tokenizer, words)
+    return Model(name, directory, tokenizer, words)
 
 
 @pytest.fixture(scope="module", params=["bert", "xlm-roberta", "modernbert", "reference"])
@@ -267,13 +278,13 @@ def test_prepare_a_document_that_fits_is_exactly_the_unchunked_pair(
     documents = data.draw(st.lists(prose(tokenizer.max_length // 3), min_size=1, max_size=5))
     prepared = run(tokenizer, query, documents, max_tokens_per_doc=max_tokens)
     size = tokenizer.document_window(tokenizer.encode_query(query))
-    unchunked = tokenizer.encode(query, documents)
+    unchunked = model.library_pairs(query, documents)
     for index, document in enumerate(documents):
         if tokenizer.encode_texts([document])[0].n_tokens > min(size, max_tokens):
             continue
         (window,) = windows_of(prepared, index)
-        assert window.input_ids.tolist() == unchunked[index].input_ids.tolist()
-        assert window.type_ids.tolist() == unchunked[index].type_ids.tolist()
+        assert window.input_ids.tolist() == unchunked[index].ids
+        assert window.type_ids.tolist() == unchunked[index].type_ids
         assert window.chunk_index == 0 and index not in prepared.cut
 
 
@@ -285,10 +296,8 @@ def test_prepare_fitting_documents_give_one_pair_each(model: Model) -> None:
     prepared = run(tokenizer, "what boils", documents)
     assert prepared.n_windows == len(prepared.pairs) == 3
     assert prepared.cut == [] and prepared.spans == []
-    expected = tokenizer.encode("what boils", documents)
-    assert [p.input_ids.tolist() for p in prepared.pairs] == [
-        e.input_ids.tolist() for e in expected
-    ]
+    expected = model.library_pairs("what boils", documents)
+    assert [p.input_ids.tolist() for p in prepared.pairs] == [e.ids for e in expected]
 
 
 # --- max_chunks_per_doc --------------------------------------------------------------------
@@ -378,9 +387,9 @@ def test_prepare_one_chunk_is_plain_truncation(model: Model) -> None:
     tokenizer = model.tokenizer
     document = " ".join(["the quick fox, water boils"] * 80)
     prepared = run(tokenizer, "water", [document], max_windows_per_doc=1)
-    (expected,) = tokenizer.encode("water", [document])
-    assert expected.truncated
-    assert [p.input_ids.tolist() for p in prepared.pairs] == [expected.input_ids.tolist()]
+    (expected,) = model.library_pairs("water", [document])
+    assert expected.overflowing
+    assert [p.input_ids.tolist() for p in prepared.pairs] == [expected.ids]
     assert prepared.cut == [0]
 
 
