@@ -2,6 +2,11 @@
 
 Only this module reads the environment (for default locations); everything below
 receives these objects and never looks at ``os.environ``.
+
+Each field a user can set is declared once, here, with :func:`setting`: its type and
+default are the field's, its help text, command-line name and per-model form are in
+the :class:`Setting` it carries. ``openrerank serve`` builds its flags, environment
+variables (``OPENRERANK_<FLAG>``) and config-file keys from these declarations.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 if TYPE_CHECKING:
     from openrerank.types import BackendName, Precision
@@ -22,6 +27,44 @@ RerankCompat = Literal["vllm", "infinity"]
 PRECISIONS: tuple[Precision, ...] = ("fp32", "fp16", "bf16", "int8")
 BACKENDS: tuple[BackendName, ...] = ("auto", "onnx", "openvino", "torch", "fake")
 RERANK_COMPATS: tuple[RerankCompat, ...] = ("vllm", "infinity")
+LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+LOG_LEVELS: tuple[LogLevel, ...] = ("critical", "error", "warning", "info", "debug")
+PerModel = Literal["any", "own", "names"]
+SETTING = "openrerank.setting"
+"""The key of a field's :class:`Setting` in its dataclass metadata."""
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one config field is set from the command line, the environment and a file.
+
+    Attributes:
+        help: one line for ``--help`` and the README.
+        flag: the option's name when it is not the field's (``grace-period`` for
+            ``shutdown_grace_s``); its environment variable is ``OPENRERANK_<FLAG>``.
+        per_model: for a server of several models, ``None`` = one value for all;
+            ``any`` = ``VALUE`` for every model or ``MODEL=VALUE`` for one (repeatable);
+            ``own`` = ``VALUE`` when one model is served, else ``MODEL=VALUE``;
+            ``names`` = a switch, on for the served models named.
+        zero_is_none: ``0`` on the command line means ``None`` (no limit).
+        existing_file: the value is a path that must name a file.
+        default_text: how the default reads in help when the value does not say
+            (``None`` = "the model's own").
+    """
+
+    help: str
+    flag: str | None = None
+    per_model: PerModel | None = None
+    zero_is_none: bool = False
+    existing_file: bool = False
+    default_text: str | None = None
+
+
+def setting(default: _T, help: str, **how: Any) -> _T:
+    """A dataclass field with ``default`` that users can set (see :class:`Setting`)."""
+    declared: _T = field(default=default, metadata={SETTING: Setting(help, **how)})
+    return declared
 
 
 def default_cache_dir() -> Path:
@@ -55,16 +98,37 @@ class ModelConfig:
     """
 
     name: str
-    revision: str | None = None
-    backend: BackendName = "auto"
-    precision: Precision = "fp32"
-    device: str = "cpu"
-    max_length: int | None = None
-    activation: ActivationName = "auto"
-    threads: int | None = None
-    trust_remote_code: bool = False
-    cache_dir: Path | None = None
-    calibration: Path | None = None
+    revision: str | None = setting(
+        None, "Pinned hub revision (branch, tag or commit).", default_text="main"
+    )
+    backend: BackendName = setting("auto", "Runtime; auto = onnx on CPU, torch on CUDA.")
+    precision: Precision = setting(
+        "fp32", "int8 on onnx (faster on CPU, slightly different scores); fp16/bf16 on torch."
+    )
+    device: str = setting("cpu", "cpu or cuda[:N].")
+    max_length: int | None = setting(
+        None, "Tokens per pair, special tokens included.", default_text="the model's"
+    )
+    activation: ActivationName = setting(
+        "auto", "Score activation; auto reads it from the model's files."
+    )
+    threads: int | None = setting(None, "Model threads.", default_text="all cores")
+    trust_remote_code: bool = setting(
+        False,
+        "MODEL: let this served model run Python code shipped with it (unsafe: only for "
+        "models you trust). Repeatable; off for every other model.",
+        per_model="names",
+    )
+    cache_dir: Path | None = None  # the environment's OPENRERANK_CACHE (default_cache_dir)
+    calibration: Path | None = setting(
+        None,
+        "A calibration file from `openrerank calibrate`: relevance_score becomes the "
+        "calibrated probability of relevance. FILE for the only served model, MODEL=FILE "
+        "for one of several. Repeatable.",
+        per_model="own",
+        existing_file=True,
+        default_text="none",
+    )
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -90,8 +154,12 @@ class BatchingConfig:
         max_batch_size: cap on pairs per batch, whatever their length.
     """
 
-    max_batch_tokens: int = 1_024
-    max_batch_size: int = 32
+    max_batch_tokens: int = setting(
+        1_024,
+        "Padded tokens per model call: 1024 is the CPU optimum measured; on a GPU use e.g. "
+        "32768 (costs memory and latency).",
+    )
+    max_batch_size: int = setting(32, "Pairs per model call at most, whatever their length.")
 
     def __post_init__(self) -> None:
         if self.max_batch_tokens < 1 or self.max_batch_size < 1:
@@ -119,12 +187,25 @@ class ChunkingConfig:
             bounded tokenizer time and memory.
     """
 
-    max_tokens_per_doc: int = 4_096
-    window_overlap: int = 32
-    aggregation: Aggregation = "max"
-    max_windows_per_request: int = 40_000
-    span_tokens: int = 64
-    chars_per_token: int = 16
+    max_tokens_per_doc: int = setting(
+        4_096, "Tokens of each document scored when a request does not say (Cohere: 4096)."
+    )
+    window_overlap: int = setting(
+        32, "Tokens shared by consecutive windows (at most half a window)."
+    )
+    aggregation: Aggregation = setting(
+        "max",
+        "A long document's score from its windows' scores: max (Cohere's), mean or first; "
+        "MODEL=METHOD sets it for one served model. Repeatable.",
+        per_model="any",
+    )
+    max_windows_per_request: int = setting(
+        40_000, "Windows one request may score (bounds its memory); beyond it a 400."
+    )
+    span_tokens: int = setting(64, "Tokens of one relevant span (a sentence) at most.")
+    chars_per_token: int = setting(
+        16, "Characters kept per allowed token before tokenizing (bounds tokenizer work)."
+    )
 
     def __post_init__(self) -> None:
         if self.aggregation not in AGGREGATIONS:
@@ -167,13 +248,32 @@ class EngineConfig:
     model: ModelConfig
     batching: BatchingConfig = field(default_factory=BatchingConfig)
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
-    max_documents: int = 10_000
-    max_query_chars: int = 20_000
-    max_document_chars: int = 200_000
-    max_queued_pairs: int = 40_000
-    max_queue_wait_s: float | None = 10.0
-    score_cache_size: int = 0
-    tokenizer_threads: int = 1
+    max_documents: int = setting(10_000, "Documents per request (Cohere's limit).")
+    max_query_chars: int = setting(
+        20_000, "Characters per query; more is refused (413) before any tokenization."
+    )
+    max_document_chars: int = setting(
+        200_000,
+        "Characters per document; more is refused (413) before any tokenization (text past "
+        "the window is not scored anyway).",
+    )
+    max_queued_pairs: int = setting(
+        40_000, "Pairs admitted at once per model; beyond it requests get 429 at once."
+    )
+    max_queue_wait_s: float | None = setting(
+        10.0,
+        "Seconds of queued work (at the measured throughput) beyond which new requests get "
+        "429 + Retry-After at once; 0 = no limit. Lower fails fast under overload, higher "
+        "queues more for batch jobs.",
+        flag="max-queue-wait",
+        zero_is_none=True,
+    )
+    score_cache_size: int = setting(
+        0,
+        "Reuse the scores of this many recent (query, window) pairs; 0 = off. Saves the "
+        "model's time on repeated pairs, costs ~100 bytes per pair.",
+    )
+    tokenizer_threads: int = setting(1, "Threads that tokenize requests off the event loop.")
 
     def __post_init__(self) -> None:
         limits = (self.max_documents, self.max_query_chars, self.max_document_chars)
@@ -219,11 +319,36 @@ class HttpConfig:
             string (infinity). Their clients read only their own shape.
     """
 
-    api_keys: tuple[str, ...] = field(default=(), repr=False)
-    metrics_public: bool = False
-    max_request_bytes: int = 64 * 1024 * 1024
-    cors_origins: tuple[str, ...] = ()
-    rerank_compat: RerankCompat = "vllm"
+    api_keys: tuple[str, ...] = field(
+        default=(),
+        repr=False,
+        metadata={
+            SETTING: Setting(
+                "Accepted bearer key; repeat for several. When set, every route but /health "
+                "needs Authorization: Bearer <key>; keys are compared in constant time and "
+                "never logged.",
+                flag="api-key",
+                default_text="none (open)",
+            )
+        },
+    )
+    metrics_public: bool = setting(False, "Serve /metrics without a key (lets Prometheus scrape).")
+    max_request_bytes: int = setting(
+        64 * 1024 * 1024, "Largest request body in bytes; larger ones get 413 unread."
+    )
+    cors_origins: tuple[str, ...] = setting(
+        (),
+        "Browser origin allowed to call the API (* = any); repeatable. Preflights need no key.",
+        flag="cors-origin",
+        default_text="none: no CORS headers",
+    )
+    rerank_compat: RerankCompat = setting(
+        "vllm",
+        "Whose answer POST /rerank gives to the {query, documents} body: vllm returns a "
+        'document as {"text": ...} (vLLM, Jina), infinity as the bare string (infinity\'s '
+        "clients, LiteLLM's infinity/). Each one's clients refuse the other's shape; TEI's "
+        "{query, texts} body is answered as TEI does.",
+    )
 
     def __post_init__(self) -> None:
         if self.max_request_bytes < 1:
@@ -254,14 +379,25 @@ class ServerConfig:
 
     models: tuple[EngineConfig, ...]
     aliases: tuple[tuple[str, str], ...] = ()
-    default_aliases: bool = True
-    host: str = "127.0.0.1"
-    port: int = 8000
+    default_aliases: bool = setting(
+        True, "Map Cohere names (" + ", ".join(COHERE_MODEL_NAMES) + ") to the default model."
+    )
+    host: str = setting("127.0.0.1", "Interface to bind; 0.0.0.0 exposes it on every interface.")
+    port: int = setting(8000, "TCP port.")
     http: HttpConfig = field(default_factory=HttpConfig)
-    log_level: str = "info"
-    shutdown_grace_s: float = 25.0
+    log_level: LogLevel = setting(
+        "info", "Level of the openrerank and uvicorn loggers (also openrerank --log-level)."
+    )
+    shutdown_grace_s: float = setting(
+        25.0,
+        "On SIGTERM, seconds for requests in flight to finish while new ones get 503 and "
+        "/ready fails; then exit 0. Keep it under the orchestrator's kill timeout.",
+        flag="grace-period",
+    )
 
     def __post_init__(self) -> None:
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(f"log_level must be one of {LOG_LEVELS}, got {self.log_level!r}")
         if self.shutdown_grace_s < 0:
             raise ValueError(f"shutdown_grace_s must be >= 0, got {self.shutdown_grace_s}")
         if not self.models:

@@ -1,14 +1,28 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from openrerank.cli.main import app
-from openrerank.config import COHERE_MODEL_NAMES, DEFAULT_MODEL, ServerConfig
+from openrerank.cli.serve import SERVE_OPTIONS
+from openrerank.cli.serve_table import END, START, flags_table
+from openrerank.config import (
+    COHERE_MODEL_NAMES,
+    DEFAULT_MODEL,
+    SETTING,
+    BatchingConfig,
+    ChunkingConfig,
+    EngineConfig,
+    HttpConfig,
+    ModelConfig,
+    ServerConfig,
+)
 
 runner = CliRunner()
 
@@ -130,3 +144,120 @@ def _engines(data: dict[str, Any]) -> list[Any]:
     from openrerank.config import EngineConfig, ModelConfig
 
     return [EngineConfig(model=ModelConfig(name=m["model"]["name"])) for m in data["models"]]
+
+
+# --- options generated from the config declarations ---------------------------------------
+
+COMPOSED = {
+    (ServerConfig, "models"),
+    (ServerConfig, "aliases"),
+    (ServerConfig, "http"),
+    (EngineConfig, "model"),
+    (EngineConfig, "batching"),
+    (EngineConfig, "chunking"),
+    (ModelConfig, "name"),
+    (ModelConfig, "cache_dir"),
+}
+"""Fields that are not one flag: built from several (models, aliases) or from the
+environment (``OPENRERANK_CACHE``)."""
+CONFIGS = (ServerConfig, HttpConfig, EngineConfig, ModelConfig, BatchingConfig, ChunkingConfig)
+
+
+def serve_flags() -> set[str]:
+    serve = typer.main.get_command(app).commands["serve"]  # type: ignore[attr-defined]
+    return {flag for param in serve.params for flag in getattr(param, "opts", [])}
+
+
+def test_every_config_field_is_a_declared_setting_or_composed() -> None:
+    undeclared = {
+        (config, item.name)
+        for config in CONFIGS
+        for item in dataclasses.fields(config)
+        if SETTING not in item.metadata
+    }
+    assert undeclared == COMPOSED
+
+
+def test_serve_has_one_flag_per_declared_setting_revision_included() -> None:
+    declared = [option.flag for option in SERVE_OPTIONS]
+    assert len(declared) == len(set(declared))
+    assert {f"--{flag}" for flag in declared} <= serve_flags()
+    assert {"--revision", "--activation", "--max-batch-size", "--tokenizer-threads"} <= set(
+        f"--{flag}" for flag in declared
+    )
+
+
+def test_serve_declared_settings_reach_the_config() -> None:
+    data = resolved(
+        ["--revision", "v1.2", "--activation", "sigmoid", "--max-batch-size", "7"],
+        env={"OPENRERANK_SPAN_TOKENS": "9", "OPENRERANK_TOKENIZER_THREADS": "2"},
+    )
+    (engine,) = data["models"]
+    assert (engine["model"]["revision"], engine["model"]["activation"]) == ("v1.2", "sigmoid")
+    assert engine["batching"]["max_batch_size"] == 7
+    assert (engine["chunking"]["span_tokens"], engine["tokenizer_threads"]) == (9, 2)
+    assert resolved([])["models"][0]["model"]["revision"] is None
+
+
+@pytest.mark.parametrize(
+    ("root", "own", "env", "expected"),
+    [
+        ([], [], {}, "info"),
+        (["--log-level", "debug"], [], {}, "debug"),
+        ([], ["--log-level", "warning"], {}, "warning"),
+        (["--log-level", "debug"], ["--log-level", "error"], {}, "error"),
+        ([], [], {"OPENRERANK_LOG_LEVEL": "DEBUG"}, "debug"),
+    ],
+)
+def test_print_config_shows_the_log_level_that_will_run(
+    root: list[str], own: list[str], env: dict[str, str], expected: str
+) -> None:
+    result = runner.invoke(app, [*root, "serve", *own, "--print-config"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["log_level"] == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "a", "--model", "b", "--aggregation", "c=first"], "not served"),
+        (["--aggregation", "median"], "takes one of"),
+        (["--model", "a", "--model", "b", "--calibration", "x.json"], "MODEL=VALUE"),
+        (["--calibration", "missing.json"], "is not a file"),
+        (["--log-level", "loud"], "log-level"),
+    ],
+)
+def test_serve_refuses_bad_per_model_values(args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["serve", *args, "--print-config"])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_serve_per_model_values_apply_to_all_or_to_the_model_named(tmp_path: Path) -> None:
+    fitted = tmp_path / "b.json"
+    fitted.write_text("{}")
+    models = ["--model", "a", "--model", "b"]
+    data = resolved(
+        [
+            *models,
+            "--aggregation",
+            "mean",
+            "--aggregation",
+            "b=first",
+            "--calibration",
+            f"b={fitted}",
+        ]
+    )
+    assert [m["chunking"]["aggregation"] for m in data["models"]] == ["mean", "first"]
+    assert [m["model"]["calibration"] for m in data["models"]] == [None, str(fitted)]
+
+
+def test_readme_flag_table_is_generated_from_the_serve_command() -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    _, _, rest = readme.partition(START)
+    table, found, _ = rest.partition(END)
+    assert found, "README.md lost the markers of the serve flag table"
+    assert table.strip() == flags_table(), (
+        "the README's serve flag table is stale: run `python -m openrerank.cli.serve_table "
+        "README.md`"
+    )
