@@ -1,8 +1,9 @@
-"""Timing loops: one request at a time, and N concurrent clients.
+"""Timing loops: one request at a time, N concurrent clients, and calls side by side.
 
-Both return :class:`Timings`: per-request latencies of the successful requests, the
-documents they scored, the wall time and the failures. Throughput is documents over
+The first two return :class:`Timings`: per-request latencies of the successful requests,
+the documents they scored, the wall time and the failures. Throughput is documents over
 wall time, so concurrency shows up as a higher rate, not a lower latency.
+`time_round_robin` times several calls in turns, so machine noise hits them alike.
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-import numpy as np
-
+from openrerank.bench.load import percentile
 from openrerank.bench.workloads import Request, Workload
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class Timings:
         """The q-th percentile (0-100) of the request latencies, in milliseconds."""
         if not self.latencies_s:
             return float("nan")
-        return float(np.percentile(np.asarray(self.latencies_s), q)) * 1000
+        return percentile(self.latencies_s, q) * 1000
 
     @property
     def docs_per_s(self) -> float:
@@ -98,3 +98,27 @@ async def time_concurrent(
     for message in sorted(set(errors)):
         logger.warning("%d x %s", errors.count(message), message)
     return Timings(tuple(latencies), documents, wall, errors=len(errors), clients=clients)
+
+
+def time_round_robin(
+    calls: Mapping[str, Callable[[], float | None]], *, repeats: int, warmup: int
+) -> dict[str, list[float]]:
+    """Call each of ``calls`` once per round, rotating which goes first, and keep the times.
+
+    Each call times itself and returns its milliseconds, or ``None`` when it failed: a
+    failed call is not called again. The first ``warmup`` rounds are not kept.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    names = list(calls)
+    failed: set[str] = set()
+    for round_index in range(warmup + repeats):
+        shift = round_index % len(names) if names else 0
+        for name in names[shift:] + names[:shift]:
+            if name in failed:
+                continue
+            elapsed_ms = calls[name]()
+            if elapsed_ms is None:
+                failed.add(name)
+            elif round_index >= warmup:
+                samples[name].append(elapsed_ms)
+    return samples

@@ -19,6 +19,7 @@ from openrerank.bench.measure import Timings, time_concurrent, time_serial
 from openrerank.bench.process import child_server, free_port, openrerank_command, peak_rss_mb
 from openrerank.bench.results import Windowed
 from openrerank.bench.workloads import Request, Workload
+from openrerank.eval.client import read_ranking, rerank_request, scores_in_input_order
 from openrerank.sync import Reranker
 from openrerank.types import BackendName, FloatArray, Precision
 
@@ -131,19 +132,8 @@ async def rerank_one_window(client: httpx.AsyncClient, model: str, request: Requ
 
     v1, because only Cohere's v1 request has ``max_chunks_per_doc``.
     """
-    body = {
-        "model": model,
-        "query": request.query,
-        "documents": list(request.documents),
-        "max_chunks_per_doc": ONE_WINDOW,
-    }
-    response = await client.post("/v1/rerank", json=body)
-    if response.status_code != 200:
-        raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
-    results = response.json()["results"]
-    if len(results) != len(request.documents):
-        raise RuntimeError(f"{len(results)} results for {len(request.documents)} documents")
-    scores = [0.0] * len(results)
-    for result in results:
-        scores[result["index"]] = float(result["relevance_score"])
-    return scores
+    path, body = rerank_request(
+        model, request.query, request.documents, max_chunks_per_doc=ONE_WINDOW
+    )
+    ranking = read_ranking(await client.post(path, json=body), path)
+    return scores_in_input_order(ranking, len(request.documents))

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from openrerank.bench.measure import Timings, time_concurrent, time_serial
+from openrerank.bench.measure import Timings, time_concurrent, time_round_robin, time_serial
 from openrerank.bench.workloads import WORKLOADS, Request, Workload
 
 
@@ -52,3 +52,18 @@ def test_percentiles_and_rate_come_from_the_samples() -> None:
     assert timings.percentile_ms(99) == pytest.approx(99.01)
     assert timings.docs_per_s == 250.0
     assert Timings((), 0, 0.0).docs_per_s == 0.0
+
+
+def test_round_robin_rotates_the_first_call_and_drops_a_failed_one() -> None:
+    order: list[str] = []
+    failures = iter([False, False, True])
+
+    def call(name: str, fails: bool = False) -> float | None:
+        order.append(name)
+        return None if fails and next(failures) else float(len(order))
+
+    calls = {"a": lambda: call("a"), "b": lambda: call("b"), "c": lambda: call("c", fails=True)}
+    samples = time_round_robin(calls, repeats=3, warmup=1)
+    # Round 0 (warm-up): a b c; round 1: b c a; round 2: c fails, then a b; round 3: a b.
+    assert order == ["a", "b", "c", "b", "c", "a", "c", "a", "b", "a", "b"]
+    assert samples == {"a": [6.0, 8.0, 10.0], "b": [4.0, 9.0, 11.0], "c": [5.0]}

@@ -37,7 +37,9 @@ from dataclasses import dataclass
 
 import httpx
 
-RERANK_PATH = "/v2/rerank"
+from openrerank.eval.client import RERANK_V2, retry_after_s
+
+RERANK_PATH = RERANK_V2
 DEFAULT_DRAIN_S = 10.0
 ERROR_KINDS = ("timeout", "connect", "transport", "http", "cancelled")
 """Why a request got no HTTP answer: a timeout (any phase), a refused or failed connection,
@@ -405,16 +407,6 @@ class _Recorder:
     def result(self, *, skipped: int) -> LoadResult:
         """The records as a `LoadResult` (call after `finish`)."""
         return LoadResult(tuple(self._records), self.ended - self.started, skipped)
-
-
-def retry_after_s(value: str | None, default_s: float = 1.0) -> float:
-    """A ``Retry-After`` header in seconds; ``default_s`` when absent or not a number
-    (an HTTP date is not parsed)."""
-    try:
-        seconds = float(value) if value is not None else default_s
-    except ValueError:
-        return default_s
-    return seconds if math.isfinite(seconds) and seconds >= 0 else default_s
 
 
 def _documents(payload: Payload) -> int:

@@ -1,4 +1,4 @@
-"""Tests for openrerank.eval.load: the closed and open loops against ``httpx.MockTransport``.
+"""Tests for openrerank.bench.load: the closed and open loops against ``httpx.MockTransport``.
 
 The handlers log what they received, so each expected count is computed from what the
 "server" saw, independently of the generator's own bookkeeping. Loops run for a fraction
@@ -17,7 +17,7 @@ import httpx
 import numpy as np
 import pytest
 
-from openrerank.eval.load import (
+from openrerank.bench.load import (
     LoadResult,
     Payload,
     RequestRecord,
@@ -25,8 +25,8 @@ from openrerank.eval.load import (
     latency_summary_ms,
     open_loop,
     percentile,
-    retry_after_s,
 )
+from openrerank.eval.client import retry_after_s
 
 Handler = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
 
