@@ -129,6 +129,14 @@ def infinity_server(
         yield InfinityEndpoint(url, model, ENGINE, precision), process
 
 
+def infinity_request(
+    endpoint: InfinityEndpoint, query: str, documents: Sequence[str]
+) -> tuple[str, dict[str, object]]:
+    """The URL and body of one infinity rerank request."""
+    _, body = rerank_request(endpoint.model, query, documents, extra=INFINITY_FIELDS)
+    return endpoint.url + REQUEST_PATH, body
+
+
 async def infinity_scores(
     client: httpx.AsyncClient,
     endpoint: InfinityEndpoint,
@@ -136,7 +144,6 @@ async def infinity_scores(
     documents: Sequence[str],
 ) -> list[float]:
     """One rerank request; the (sigmoid) relevance scores in the documents' input order."""
-    _, body = rerank_request(endpoint.model, query, documents, extra=INFINITY_FIELDS)
-    response = await client.post(endpoint.url + REQUEST_PATH, json=body)
-    ranking = read_ranking(response, "infinity")
+    url, body = infinity_request(endpoint, query, documents)
+    ranking = read_ranking(await client.post(url, json=body), "infinity")
     return scores_in_input_order(ranking, len(documents))

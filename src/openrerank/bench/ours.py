@@ -116,15 +116,23 @@ async def _load(
 ) -> dict[str, Timings]:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=REQUEST_TIMEOUT_S) as client:
+        await rerank_one_window(client, model, workloads[0].requests[0])  # warm-up
 
-        async def send(request: Request) -> None:
-            await rerank_one_window(client, model, request)
+        def body(request: Request) -> dict[str, object]:
+            return one_window_request(model, request)[1]
 
-        await send(workloads[0].requests[0])  # warm-up
+        path = one_window_request(model, workloads[0].requests[0])[0]
         return {
-            w.name: await time_concurrent(send, w, clients=clients, requests_per_client=per_client)
+            w.name: await time_concurrent(
+                client, w, body, clients=clients, requests_per_client=per_client, path=path
+            )
             for w in workloads
         }
+
+
+def one_window_request(model: str, request: Request) -> tuple[str, dict[str, object]]:
+    """The path and body of a rerank request scoring one window per document (v1)."""
+    return rerank_request(model, request.query, request.documents, max_chunks_per_doc=ONE_WINDOW)
 
 
 async def rerank_one_window(client: httpx.AsyncClient, model: str, request: Request) -> list[float]:
@@ -132,8 +140,6 @@ async def rerank_one_window(client: httpx.AsyncClient, model: str, request: Requ
 
     v1, because only Cohere's v1 request has ``max_chunks_per_doc``.
     """
-    path, body = rerank_request(
-        model, request.query, request.documents, max_chunks_per_doc=ONE_WINDOW
-    )
+    path, body = one_window_request(model, request)
     ranking = read_ranking(await client.post(path, json=body), path)
     return scores_in_input_order(ranking, len(request.documents))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -326,6 +327,8 @@ def test_between_keeps_the_requests_started_in_the_window() -> None:
         ([], {"clients": 1, "duration_s": 1.0}, "no payloads"),
         ([body("q", 1)], {"clients": 0, "duration_s": 1.0}, "clients"),
         ([body("q", 1)], {"clients": 1, "duration_s": -1.0}, "times"),
+        ([body("q", 1)], {"clients": 1}, "finite duration_s or requests_per_client"),
+        ([body("q", 1)], {"clients": 1, "requests_per_client": 0}, "requests_per_client"),
     ],
 )
 def test_closed_loop_refuses_bad_arguments(
@@ -340,8 +343,26 @@ def test_closed_loop_refuses_bad_arguments(
     [
         ({"rate_per_s": 0.0, "duration_s": 1.0, "max_outstanding": 1}, "rate_per_s"),
         ({"rate_per_s": 1.0, "duration_s": 1.0, "max_outstanding": 0}, "max_outstanding"),
+        ({"rate_per_s": 1.0, "duration_s": math.inf, "max_outstanding": 1}, "finite"),
     ],
 )
 def test_open_loop_refuses_bad_arguments(options: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         run_open(logging_handler([]), [body("q", 1)], **options)
+
+
+def test_a_counted_closed_loop_sends_that_many_per_client_to_its_path() -> None:
+    seen: list[str] = []
+    paths: list[str] = []
+    handler = logging_handler(seen)
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        return await handler(request)
+
+    payloads = [body("ok", 2), body("busy", 3), body("ok", 5)]
+    result = run_closed(answer, payloads, clients=2, requests_per_client=3, path="/v1/rerank")
+    assert Counter(seen) == {"ok": 4, "busy": 2}  # the 3 payloads in turn, twice
+    assert set(paths) == {"/v1/rerank"}
+    assert (result.requests, result.ok, result.failures) == (6, 4, 2)
+    assert result.documents_scored == 2 * (2 + 5)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
+import httpx
 import pytest
 
 from openrerank.bench.measure import Timings, time_concurrent, time_round_robin, time_serial
@@ -31,13 +33,22 @@ def test_concurrent_clients_start_at_different_requests_and_count_failures() -> 
     workload = _workload([2, 4, 6])
     started: list[str] = []
 
-    async def send(request: Request) -> None:
-        started.append(request.query_id)
-        await asyncio.sleep(0)
-        if request.query_id == "2":
-            raise RuntimeError("HTTP 429")
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        started.append(body["query"][1:])
+        return httpx.Response(429 if body["query"] == "q2" else 200, json={"results": []})
 
-    timings = asyncio.run(time_concurrent(send, workload, clients=3, requests_per_client=2))
+    def body(request: Request) -> dict[str, object]:
+        return {"query": request.query, "documents": list(request.documents)}
+
+    async def run() -> Timings:
+        transport = httpx.MockTransport(answer)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench.test") as client:
+            return await time_concurrent(
+                client, workload, body, clients=3, requests_per_client=2, path="/v1/rerank"
+            )
+
+    timings = asyncio.run(run())
     assert started[:3] == ["0", "1", "2"]  # each client's first request
     assert sorted(started) == ["0", "0", "1", "1", "2", "2"]
     assert timings.errors == 2
