@@ -41,13 +41,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import httpx
 
-from openrerank.bench import REFERENCE_MODEL
 from openrerank.bench.load import LoadResult, Payload, closed_loop, open_loop
 from openrerank.bench.process import child_server, free_port, openrerank_command
+from openrerank.bench.reliability_config import ReliabilityConfig
 from openrerank.bench.reliability_report import (
     Check,
     Phase,
@@ -66,50 +65,6 @@ Progress = Callable[[str], None]
 
 MODEL_ALIAS = "rerank-v3.5"
 HEALTH_TIMEOUT_S = 10.0
-
-
-@dataclass(frozen=True)
-class ReliabilityConfig:
-    """Everything one run depends on (see the module docstring for the phases)."""
-
-    mode: Literal["load", "soak"] = "load"
-    model: str = REFERENCE_MODEL
-    shared: Path = Path("../shared")
-    """Holds ``hf-cache/`` and ``data/beir-scifact/``."""
-    payloads: Path | None = None
-    """A JSON list of ``/v2/rerank`` bodies, instead of SciFact."""
-    queries: int = 300
-    documents: int = 20
-    clients: int = 64
-    warmup: float = 5.0
-    load_duration: float = 60.0
-    overload_duration: float = 30.0
-    overload_factor: float = 4.0
-    max_outstanding: int = 2000
-    recovery_duration: float = 20.0
-    soak_clients: int = 16
-    soak_duration: float = 600.0
-    soak_warmup: float = 60.0
-    soak_window: float = 60.0
-    max_rss_growth: float = 0.05
-    rss_interval: float | None = None
-    """RSS sampling period; ``None``: 0.5 s in load mode, 1 s in a soak."""
-    max_queue_wait: float = 2.0
-    server_args: tuple[str, ...] = ()
-    """Extra ``serve`` flags, each shell-split."""
-    request_timeout: float = 120.0
-    drain: float = 60.0
-    require_429: bool = True
-    honor_retry_after: bool = True
-    ready_timeout: float = 600.0
-    out: Path = Path("bench/results")
-
-    @property
-    def rss_interval_s(self) -> float:
-        """The RSS sampling period in seconds."""
-        if self.rss_interval is not None:
-            return self.rss_interval
-        return 0.5 if self.mode == "load" else 1.0
 
 
 @dataclass(frozen=True)

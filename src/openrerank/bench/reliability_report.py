@@ -13,14 +13,11 @@ import shlex
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 
 from openrerank.bench.load import LoadResult
-
-if TYPE_CHECKING:
-    from openrerank.bench.reliability import ReliabilityConfig
+from openrerank.bench.reliability_config import ReliabilityConfig
 
 
 @dataclass

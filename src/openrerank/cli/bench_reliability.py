@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, cast
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,14 +12,23 @@ from openrerank.bench import REFERENCE_MODEL
 from openrerank.cli.extras import needs_extra
 
 if TYPE_CHECKING:
-    from openrerank.bench.reliability import ReliabilityConfig
+    from openrerank.bench.reliability_config import ReliabilityConfig
 
 Seconds = Annotated[float, typer.Option(min=0.0)]
 
 
+class Mode(StrEnum):
+    """What ``reliability`` runs."""
+
+    load = "load"
+    soak = "soak"
+
+
 @needs_extra("bench reliability", "bench")
 def reliability(  # noqa: PLR0913 - each flag is one documented option
-    mode: Annotated[str, typer.Option(help="load (four phases) or soak (memory growth).")] = "load",
+    mode: Annotated[
+        Mode, typer.Option(help="load (four phases) or soak (memory growth).")
+    ] = Mode.load,
     model: Annotated[
         str, typer.Option(help="Served model: hub id or local folder.")
     ] = REFERENCE_MODEL,
@@ -78,12 +88,10 @@ def reliability(  # noqa: PLR0913 - each flag is one documented option
 
     Exits 1 naming each claim that failed.
     """
-    from openrerank.bench.reliability import ReliabilityConfig
+    from openrerank.bench.reliability_config import ReliabilityConfig
 
-    if mode not in ("load", "soak"):
-        raise typer.BadParameter(f"{mode!r}: choose load or soak", param_hint="--mode")
     config = ReliabilityConfig(
-        cast(Literal["load", "soak"], mode), model, shared, payloads, queries, documents,
+        mode.value, model, shared, payloads, queries, documents,
         clients, warmup, load_duration, overload_duration, overload_factor, max_outstanding,
         recovery_duration, soak_clients, soak_duration, soak_warmup, soak_window,
         max_rss_growth, rss_interval, max_queue_wait, tuple(server_arg or ()),
