@@ -42,7 +42,10 @@ def latency(  # noqa: PLR0913 - each flag is one documented option
     """
     from openrerank.bench.latency import LatencyConfig, run_latency
 
-    config = LatencyConfig(model, dataset, configs, device, max_length, query_id, repeats, warmup)
+    config = LatencyConfig(
+        model=model, data=dataset, configs=configs, device=device, max_length=max_length,
+        query_id=query_id, repeats=repeats, warmup=warmup,
+    )  # fmt: skip
     try:
         report = run_latency(config)
     except (ValueError, OSError) as exc:
@@ -59,7 +62,7 @@ def latency(  # noqa: PLR0913 - each flag is one documented option
 
 
 @needs_extra("bench http-latency", "bench")
-def http_latency(
+def http_latency(  # noqa: PLR0913 - each flag is one documented option
     model: ModelOption = REFERENCE_MODEL,
     dataset: DatasetOption = SCIFACT,
     backend: Annotated[BackendChoice, typer.Option(help="Runtime; auto = onnx on CPU.")] = AUTO,
@@ -69,17 +72,21 @@ def http_latency(
     repeats: Annotated[int, typer.Option(min=1, help="Timed calls of each.")] = 15,
     warmup: Annotated[int, typer.Option(min=0, help="Untimed calls of each.")] = 2,
     json_path: JsonOption = None,
+    log: Annotated[Path, typer.Option(help="Where the server's output goes.")] = Path(
+        "bench/results/logs/http-latency-server.log"
+    ),
 ) -> None:
     """One v2 rerank request over HTTP to a real server next to the library's same call."""
     from openrerank.bench.http_latency import HttpLatencyConfig, run_http_latency
 
     config = HttpLatencyConfig(
-        model,
-        dataset,
-        cast(BackendName, backend.value),
-        cast(Precision, precision.value),
-        repeats,
-        warmup,
+        model=model,
+        data=dataset,
+        backend=cast(BackendName, backend.value),
+        precision=cast(Precision, precision.value),
+        repeats=repeats,
+        warmup=warmup,
+        log=log,
     )
     try:
         report = run_http_latency(config)

@@ -53,8 +53,9 @@ def long_documents(  # noqa: PLR0913 - each flag is one documented option
     from openrerank.bench.long_documents import LongDocumentsConfig, run_long_documents
 
     config = LongDocumentsConfig(
-        model, data, sets, windows, queries, top_k, passages, group, aggregations, overlap,
-        parts, json_path,
+        model=model, data=data, sets=sets, windows=windows, queries=queries, top_k=top_k,
+        passages=passages, group=group, aggregations=aggregations, overlap=overlap,
+        parts=parts, json=json_path,
     )  # fmt: skip
     typer.echo("command: openrerank " + shlex.join(sys.argv[1:]))
     try:

@@ -91,12 +91,34 @@ def reliability(  # noqa: PLR0913 - each flag is one documented option
     from openrerank.bench.reliability_config import ReliabilityConfig
 
     config = ReliabilityConfig(
-        mode.value, model, shared, payloads, queries, documents,
-        clients, warmup, load_duration, overload_duration, overload_factor, max_outstanding,
-        recovery_duration, soak_clients, soak_duration, soak_warmup, soak_window,
-        max_rss_growth, rss_interval, max_queue_wait, tuple(server_arg or ()),
-        request_timeout, drain, require_429, honor_retry_after, ready_timeout, out,
-    )  # fmt: skip
+        mode=mode.value,
+        model=model,
+        shared=shared,
+        payloads=payloads,
+        queries=queries,
+        documents=documents,
+        clients=clients,
+        warmup=warmup,
+        load_duration=load_duration,
+        overload_duration=overload_duration,
+        overload_factor=overload_factor,
+        max_outstanding=max_outstanding,
+        recovery_duration=recovery_duration,
+        soak_clients=soak_clients,
+        soak_duration=soak_duration,
+        soak_warmup=soak_warmup,
+        soak_window=soak_window,
+        max_rss_growth=max_rss_growth,
+        rss_interval=rss_interval,
+        max_queue_wait=max_queue_wait,
+        server_args=tuple(server_arg or ()),
+        request_timeout=request_timeout,
+        drain=drain,
+        require_429=require_429,
+        honor_retry_after=honor_retry_after,
+        ready_timeout=ready_timeout,
+        out=out,
+    )
     _run(config)
 
 
