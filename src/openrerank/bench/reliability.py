@@ -56,6 +56,7 @@ from openrerank.bench.reliability_report import (
     report_json,
 )
 from openrerank.bench.rss import RssSampler
+from openrerank.eval.client import rerank_request
 from openrerank.eval.datasets import load_beir
 
 logger = logging.getLogger(__name__)
@@ -91,9 +92,7 @@ def load_payloads(args: ReliabilityConfig) -> list[Payload]:
     for query_id, text in dataset.queries.items():
         candidates = dataset.candidate_texts(query_id)
         if len(candidates) >= args.documents:
-            bodies.append(
-                {"model": MODEL_ALIAS, "query": text, "documents": candidates[: args.documents]}
-            )
+            bodies.append(rerank_request(MODEL_ALIAS, text, candidates[: args.documents])[1])
         if len(bodies) == args.queries:
             break
     if not bodies:
