@@ -27,7 +27,6 @@ from openrerank.bench.load import (
     open_loop,
     percentile,
 )
-from openrerank.eval.client import retry_after_s
 
 Handler = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
 
@@ -160,17 +159,6 @@ def test_a_polite_closed_loop_waits_out_retry_after_until_the_deadline() -> None
     assert polite.duration_s < 2.0
     eager = run_closed(logging_handler([]), [body("busy", 1)], clients=2, duration_s=0.1)
     assert eager.requests > 2
-
-
-@pytest.mark.parametrize(
-    ("header", "seconds"),
-    [("3", 3.0), ("0.5", 0.5), (None, 1.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 1.0), ("-2", 1.0),
-     ("nan", 1.0)],
-)  # fmt: skip
-def test_retry_after_s_reads_seconds_and_falls_back_to_the_default(
-    header: str | None, seconds: float
-) -> None:
-    assert retry_after_s(header) == seconds
 
 
 # --- failures without an answer ------------------------------------------------------

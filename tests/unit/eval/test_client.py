@@ -11,6 +11,7 @@ from openrerank.eval.client import (
     RemoteError,
     read_ranking,
     rerank_request,
+    retry_after_s,
     scores_in_input_order,
 )
 
@@ -65,3 +66,14 @@ def test_scores_in_input_order_refuses_a_ranking_that_does_not_fit(
 ) -> None:
     with pytest.raises(RemoteError, match=message):
         scores_in_input_order(ranking, 2)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("3", 3.0), ("0.5", 0.5), (None, 1.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 1.0), ("-2", 1.0),
+     ("nan", 1.0)],
+)  # fmt: skip
+def test_retry_after_s_reads_seconds_and_falls_back_to_the_default(
+    header: str | None, seconds: float
+) -> None:
+    assert retry_after_s(header) == seconds
