@@ -100,14 +100,14 @@ install-matrix:
 	$(PYTHON) .ci/install_matrix.py
 
 # `make bench` runs the full side-by-side benchmark (baselines in their own venvs) and
-# writes bench/results/; ARGS="..." passes flags to `openrerank bench`.
+# writes bench/results/; ARGS="..." passes flags to `openrerank bench compare`.
 $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q "$(TORCH)" -e ".[bench]"
 	touch $@
 
 bench: $(VENV)/.bench-installed
 	HF_HUB_OFFLINE=$${HF_HUB_OFFLINE:-1} HF_HUB_CACHE=$${HF_HUB_CACHE:-$(CURDIR)/../shared/hf-cache} \
-		$(BIN)/openrerank --log-level info bench --data ../shared/data --out bench/results $(ARGS)
+		$(BIN)/openrerank --log-level info bench compare --data ../shared/data --out bench/results $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(SDK_VENV) $(CLIENTS_VENV) $(COHERE_511_VENV) $(NPM_CLIENTS) .mypy_cache .ruff_cache .pytest_cache

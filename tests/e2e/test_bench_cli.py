@@ -1,4 +1,4 @@
-"""``openrerank bench`` end to end, small and untimed: the CI smoke of the benchmark.
+"""``openrerank bench compare`` end to end, small and untimed: the CI smoke of the benchmark.
 
 It runs the real pipeline on one TREC DL query (100 passages): the library single
 stream, a real server under 2 HTTP clients, the FLOPs count and the matmul peak, and
@@ -22,7 +22,7 @@ runner = CliRunner()
 def test_bench_smoke_writes_tables_json_and_plot(shared_data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "results"
     args = [
-        "bench", "--model", REFERENCE_MODEL, "--data", str(shared_data_dir),
+        "bench", "compare", "--model", REFERENCE_MODEL, "--data", str(shared_data_dir),
         "--workload", "dl19-100", "--queries", "1", "--repeats", "1", "--warmup", "0",
         "--precision", "fp32", "--clients", "2", "--baseline", "none", "--out", str(out),
     ]  # fmt: skip
@@ -41,6 +41,8 @@ def test_bench_smoke_writes_tables_json_and_plot(shared_data_dir: Path, tmp_path
 
 
 def test_bench_refuses_an_unknown_workload(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["bench", "--workload", "msmarco", "--out", str(tmp_path)])
+    result = runner.invoke(
+        app, ["bench", "compare", "--workload", "msmarco", "--out", str(tmp_path)]
+    )
     assert result.exit_code == 2
     assert "msmarco" in result.output and "scifact-100" in result.output

@@ -5,8 +5,8 @@ so the runs truncate too (``max_chunks_per_doc=1``); windows are measured in
 ``bench/LONG_DOCUMENTS.md``. ONNX runs through ``openrerank eval`` with its built-in BM25
 first stage (the product path end to end); torch through the library on the shared run.
 
-onnx int8 and openvino bf16 run through the library on the shared run, as
-``bench/scifact_quality.py`` did for the README's "Measured" table, and must reproduce that
+onnx int8 and openvino bf16 run through the library on the shared run (the candidates
+``openrerank eval --run`` reranks for the README's "Measured" table), and must reproduce that
 table's figures (read from README.md) within the same tolerance as fp32. A check of only
 the documented relation to fp32 (int8 within 0.015, bf16 within 0.005) would let a change
 of the quantization recipe that moves int8 by 0.01 pass while the README goes stale.

@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from openrerank.bench.process import child_server
+from openrerank.eval.client import read_ranking, rerank_request, scores_in_input_order
 
 # ``infinity-emb[all]`` would pull torchvision from PyPI, a CUDA build that cannot load
 # next to the CPU torch wheel (``operator torchvision::nms does not exist``), so only the
@@ -43,6 +44,8 @@ PRECISIONS: tuple[str, ...] = tuple(DTYPES)
 DEFAULT_BATCH_SIZE = 32
 REQUEST_PATH = "/rerank"
 READY_PATH = "/health"
+INFINITY_FIELDS = {"return_documents": False, "raw_scores": False}
+"""Infinity's own request fields: no documents back, sigmoid scores."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,14 @@ def infinity_server(
         yield InfinityEndpoint(url, model, ENGINE, precision), process
 
 
+def infinity_request(
+    endpoint: InfinityEndpoint, query: str, documents: Sequence[str]
+) -> tuple[str, dict[str, object]]:
+    """The URL and body of one infinity rerank request."""
+    _, body = rerank_request(endpoint.model, query, documents, extra=INFINITY_FIELDS)
+    return endpoint.url + REQUEST_PATH, body
+
+
 async def infinity_scores(
     client: httpx.AsyncClient,
     endpoint: InfinityEndpoint,
@@ -133,31 +144,6 @@ async def infinity_scores(
     documents: Sequence[str],
 ) -> list[float]:
     """One rerank request; the (sigmoid) relevance scores in the documents' input order."""
-    body = {
-        "model": endpoint.model,
-        "query": query,
-        "documents": list(documents),
-        "return_documents": False,
-        "raw_scores": False,
-    }
-    response = await client.post(endpoint.url + REQUEST_PATH, json=body)
-    if response.status_code != 200:
-        raise RuntimeError(f"infinity HTTP {response.status_code}: {response.text[:200]}")
-    return scores_in_input_order(response.json()["results"], len(documents))
-
-
-def scores_in_input_order(results: Sequence[dict[str, object]], count: int) -> list[float]:
-    """Infinity's best-first ``results`` as one score per document, in input order."""
-    if len(results) != count:
-        raise RuntimeError(f"infinity answered {len(results)} results for {count} documents")
-    scores: list[float | None] = [None] * count
-    for result in results:
-        index, score = result["index"], result["relevance_score"]
-        if not isinstance(index, int) or not 0 <= index < count:
-            raise RuntimeError(f"infinity result with a bad index: {result!r}")
-        if not isinstance(score, int | float):
-            raise RuntimeError(f"infinity result with a bad score: {result!r}")
-        scores[index] = float(score)
-    if any(s is None for s in scores):
-        raise RuntimeError("infinity repeated a document index")
-    return [float(s) for s in scores if s is not None]
+    url, body = infinity_request(endpoint, query, documents)
+    ranking = read_ranking(await client.post(url, json=body), "infinity")
+    return scores_in_input_order(ranking, len(documents))

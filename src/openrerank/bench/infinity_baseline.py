@@ -59,12 +59,16 @@ async def _measure(
     per_client: int,
 ) -> dict[str, tuple[Timings, Timings | None, tuple[float, ...]]]:
     limits = httpx.Limits(max_connections=max(clients, 1))
+    url = endpoint.url + infinity.REQUEST_PATH
+
+    def body(request: Request) -> dict[str, object]:
+        return infinity.infinity_request(endpoint, request.query, request.documents)[1]
+
     async with httpx.AsyncClient(limits=limits, timeout=REQUEST_TIMEOUT_S) as client:
-
-        async def send(request: Request) -> None:
-            await infinity.infinity_scores(client, endpoint, request.query, request.documents)
-
-        await send(workloads[0].requests[0])  # warm-up
+        first_request = workloads[0].requests[0]  # the warm-up
+        await infinity.infinity_scores(
+            client, endpoint, first_request.query, first_request.documents
+        )
         out: dict[str, tuple[Timings, Timings | None, tuple[float, ...]]] = {}
         for w in workloads:
             first = await infinity.infinity_scores(
@@ -72,10 +76,12 @@ async def _measure(
             )
             # One client, one request at a time, is the single-stream measurement.
             serial = await time_concurrent(
-                send, w, clients=1, requests_per_client=repeats * len(w.requests)
+                client, w, body, clients=1, requests_per_client=repeats * len(w.requests), path=url
             )
             concurrent = (
-                await time_concurrent(send, w, clients=clients, requests_per_client=per_client)
+                await time_concurrent(
+                    client, w, body, clients=clients, requests_per_client=per_client, path=url
+                )
                 if clients > 0
                 else None
             )

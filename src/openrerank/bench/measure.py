@@ -1,20 +1,21 @@
-"""Timing loops: one request at a time, and N concurrent clients.
+"""Timing loops: one request at a time, N concurrent clients, and calls side by side.
 
-Both return :class:`Timings`: per-request latencies of the successful requests, the
-documents they scored, the wall time and the failures. Throughput is documents over
+The first two return :class:`Timings`: per-request latencies of the successful requests,
+the documents they scored, the wall time and the failures. Throughput is documents over
 wall time, so concurrency shows up as a higher rate, not a lower latency.
+`time_round_robin` times several calls in turns, so machine noise hits them alike.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import numpy as np
+import httpx
 
+from openrerank.bench.load import Payload, closed_loop, percentile
 from openrerank.bench.workloads import Request, Workload
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class Timings:
         """The q-th percentile (0-100) of the request latencies, in milliseconds."""
         if not self.latencies_s:
             return float("nan")
-        return float(np.percentile(np.asarray(self.latencies_s), q)) * 1000
+        return percentile(self.latencies_s, q) * 1000
 
     @property
     def docs_per_s(self) -> float:
@@ -63,38 +64,57 @@ def time_serial(
 
 
 async def time_concurrent(
-    send: Callable[[Request], Awaitable[None]],
+    client: httpx.AsyncClient,
     workload: Workload,
+    body: Callable[[Request], Payload],
     *,
     clients: int,
     requests_per_client: int,
+    path: str,
 ) -> Timings:
     """``clients`` closed-loop clients, each sending ``requests_per_client`` requests.
 
-    Client ``i`` starts at request ``i`` of the workload and walks through it, so the
-    clients send different queries at the same time. A request that raises counts as an
-    error (logged once per distinct message) and its documents as not scored.
+    The requests are the workload's, as ``body`` writes them, POSTed to ``path`` by the
+    load generator (`openrerank.bench.load.closed_loop`): the clients' first requests
+    are the workload's first ones, then each takes the next in turn, so the clients send
+    different queries at the same time. An answer other than 200 (or none) counts as an
+    error (the statuses and error kinds are logged) and its documents as not scored.
     """
-    latencies: list[float] = []
-    documents = 0
-    errors: list[str] = []
+    payloads = [body(request) for request in workload.requests]
+    result = await closed_loop(
+        client, payloads, clients=clients, requests_per_client=requests_per_client, path=path
+    )
+    if result.failures:
+        logger.warning(
+            "%d of %d requests failed: statuses %s, errors %s",
+            result.failures,
+            result.requests,
+            result.status_counts,
+            result.error_counts,
+        )
+    ok = [r.latency_s for r in result.records if r.status == httpx.codes.OK]
+    return Timings(tuple(ok), result.documents_scored, result.duration_s, result.failures, clients)
 
-    async def client(offset: int) -> None:
-        nonlocal documents
-        for step in range(requests_per_client):
-            request = workload.requests[(offset + step) % len(workload.requests)]
-            started = time.perf_counter()
-            try:
-                await send(request)
-            except Exception as exc:  # every failure is counted, none hidden
-                errors.append(f"{type(exc).__name__}: {exc}")
+
+def time_round_robin(
+    calls: Mapping[str, Callable[[], float | None]], *, repeats: int, warmup: int
+) -> dict[str, list[float]]:
+    """Call each of ``calls`` once per round, rotating which goes first, and keep the times.
+
+    Each call times itself and returns its milliseconds, or ``None`` when it failed: a
+    failed call is not called again. The first ``warmup`` rounds are not kept.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    names = list(calls)
+    failed: set[str] = set()
+    for round_index in range(warmup + repeats):
+        shift = round_index % len(names) if names else 0
+        for name in names[shift:] + names[:shift]:
+            if name in failed:
                 continue
-            latencies.append(time.perf_counter() - started)
-            documents += len(request.documents)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client(i) for i in range(clients)))
-    wall = time.perf_counter() - started
-    for message in sorted(set(errors)):
-        logger.warning("%d x %s", errors.count(message), message)
-    return Timings(tuple(latencies), documents, wall, errors=len(errors), clients=clients)
+            elapsed_ms = calls[name]()
+            if elapsed_ms is None:
+                failed.add(name)
+            elif round_index >= warmup:
+                samples[name].append(elapsed_ms)
+    return samples

@@ -19,6 +19,7 @@ from openrerank.bench.measure import Timings, time_concurrent, time_serial
 from openrerank.bench.process import child_server, free_port, openrerank_command, peak_rss_mb
 from openrerank.bench.results import Windowed
 from openrerank.bench.workloads import Request, Workload
+from openrerank.eval.client import read_ranking, rerank_request, scores_in_input_order
 from openrerank.sync import Reranker
 from openrerank.types import BackendName, FloatArray, Precision
 
@@ -115,15 +116,23 @@ async def _load(
 ) -> dict[str, Timings]:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=REQUEST_TIMEOUT_S) as client:
+        await rerank_one_window(client, model, workloads[0].requests[0])  # warm-up
 
-        async def send(request: Request) -> None:
-            await rerank_one_window(client, model, request)
+        def body(request: Request) -> dict[str, object]:
+            return one_window_request(model, request)[1]
 
-        await send(workloads[0].requests[0])  # warm-up
+        path = one_window_request(model, workloads[0].requests[0])[0]
         return {
-            w.name: await time_concurrent(send, w, clients=clients, requests_per_client=per_client)
+            w.name: await time_concurrent(
+                client, w, body, clients=clients, requests_per_client=per_client, path=path
+            )
             for w in workloads
         }
+
+
+def one_window_request(model: str, request: Request) -> tuple[str, dict[str, object]]:
+    """The path and body of a rerank request scoring one window per document (v1)."""
+    return rerank_request(model, request.query, request.documents, max_chunks_per_doc=ONE_WINDOW)
 
 
 async def rerank_one_window(client: httpx.AsyncClient, model: str, request: Request) -> list[float]:
@@ -131,19 +140,6 @@ async def rerank_one_window(client: httpx.AsyncClient, model: str, request: Requ
 
     v1, because only Cohere's v1 request has ``max_chunks_per_doc``.
     """
-    body = {
-        "model": model,
-        "query": request.query,
-        "documents": list(request.documents),
-        "max_chunks_per_doc": ONE_WINDOW,
-    }
-    response = await client.post("/v1/rerank", json=body)
-    if response.status_code != 200:
-        raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
-    results = response.json()["results"]
-    if len(results) != len(request.documents):
-        raise RuntimeError(f"{len(results)} results for {len(request.documents)} documents")
-    scores = [0.0] * len(results)
-    for result in results:
-        scores[result["index"]] = float(result["relevance_score"])
-    return scores
+    path, body = one_window_request(model, request)
+    ranking = read_ranking(await client.post(path, json=body), path)
+    return scores_in_input_order(ranking, len(request.documents))

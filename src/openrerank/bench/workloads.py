@@ -89,3 +89,21 @@ def load_workload(name: str, data_dir: Path, *, queries: int) -> Workload:
     raise ValueError(
         f"{spec.dataset} has only {len(requests)} queries with {spec.documents} candidates"
     )
+
+
+def load_query(dataset_dir: Path, query_id: str | None) -> tuple[str, str, list[str]]:
+    """One query of a BEIR folder: (query id, query text, candidate texts in BM25 order).
+
+    Without ``query_id``, the first query (file order) with at least 100 candidates, or
+    else the first with any.
+
+    Raises:
+        ValueError: the query is unknown or has no candidates.
+    """
+    dataset = load_beir(dataset_dir)
+    if query_id is None:
+        ranked = (q for q in dataset.queries if len(dataset.candidates.get(q, ())) >= 100)
+        query_id = next(ranked, None) or next(iter(dataset.candidates))
+    if query_id not in dataset.queries or not dataset.candidates.get(query_id):
+        raise ValueError(f"query {query_id!r} is unknown or has no candidates in {dataset_dir}")
+    return query_id, dataset.queries[query_id], dataset.candidate_texts(query_id)

@@ -1,4 +1,9 @@
-"""``openrerank bench``: flags → BenchConfig → run → tables, JSON and a plot."""
+"""``openrerank bench``: the benchmark tools, one subcommand each.
+
+``compare`` (flags → BenchConfig → run → tables, JSON and a plot) lives here; the other
+subcommands' flags live in ``cli/bench_*.py``. Each checks the ``bench`` extra, then
+hands its flags to a tool in `openrerank.bench`.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,25 @@ from typing import Annotated
 
 import typer
 
+from openrerank.bench import REFERENCE_MODEL
 from openrerank.bench.workloads import WORKLOADS
+from openrerank.cli.bench_latency import http_latency, latency
+from openrerank.cli.bench_long_documents import long_documents
+from openrerank.cli.bench_reliability import reliability
 from openrerank.cli.extras import needs_extra
 from openrerank.config import default_cache_dir
 
-REFERENCE_MODEL = "openrerank/minilm-l6-scifact-ce"
 PRECISIONS = ("fp32", "int8", "bf16")
 
+bench_app = typer.Typer(
+    help="Benchmarks: side by side with the baselines, latency, long documents, reliability.",
+    no_args_is_help=True,
+)
 
-@needs_extra("bench", "bench")
-def bench(  # noqa: PLR0913 - each flag is one documented option
+
+@bench_app.command()
+@needs_extra("bench compare", "bench")
+def compare(  # noqa: PLR0913 - each flag is one documented option
     model: Annotated[
         str, typer.Option(help="Model to benchmark (hub id or local directory).")
     ] = REFERENCE_MODEL,
@@ -90,3 +104,9 @@ def _choices(given: list[str] | None, allowed: tuple[str, ...], flag: str) -> tu
             f"unknown {unknown}; choose from {', '.join(allowed)}", param_hint=flag
         )
     return tuple(dict.fromkeys(given))
+
+
+bench_app.command()(latency)
+bench_app.command("http-latency")(http_latency)
+bench_app.command("long-documents")(long_documents)
+bench_app.command()(reliability)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from openrerank.eval.calibrate import CalibrationFit, ReliabilityCheck
+from openrerank.eval.calibrate import CalibrationFit, ReliabilityCheck, ScoreReliability
 from openrerank.eval.calibration import Reliability, ThresholdRow
 from openrerank.eval.runner import EvalReport
 
 
-def print_report(report: EvalReport, scores: dict[str, Any]) -> None:
+def print_report(report: EvalReport, scores: ScoreReliability) -> None:
     console = Console()
     table = Table(
         "measure",
@@ -37,26 +36,13 @@ def print_report(report: EvalReport, scores: dict[str, Any]) -> None:
     _print_reliability(console, scores)
 
 
-def _print_reliability(console: Console, scores: dict[str, Any]) -> None:
+def _print_reliability(console: Console, scores: ScoreReliability) -> None:
     table = Table("scores", "ECE", "Brier", "log-loss", "pairs", "relevant", title="reliability")
-    for name, values in scores.items():
-        if name == "thresholds":
-            continue
-        table.add_row(
-            name,
-            f"{values['ece']:.4f}",
-            f"{values['brier']:.4f}",
-            f"{values['log_loss']:.4f}",
-            str(values["pairs"]),
-            str(values["positives"]),
-        )
+    for name, values in scores.scores:
+        table.add_row(name, *_figures(values), str(values.pairs), str(values.positives))
     console.print(table)
-    if "thresholds" in scores:
-        _print_thresholds(console, [_row(r) for r in scores["thresholds"]])
-
-
-def _row(data: dict[str, Any]) -> ThresholdRow:
-    return ThresholdRow(**data)
+    if scores.thresholds is not None:
+        _print_thresholds(console, list(scores.thresholds))
 
 
 def _print_thresholds(console: Console, rows: list[ThresholdRow], title: str = "") -> None:

@@ -10,7 +10,7 @@ import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn, cast
+from typing import NoReturn, cast
 
 import numpy as np
 import typer
@@ -22,7 +22,13 @@ from openrerank.cli.evaluate import CalibrateArgs, EvalArgs, ModelArgs, TaskArgs
 from openrerank.config import EngineConfig, ModelConfig
 from openrerank.engine.model.calibration import Calibration, load_calibration
 from openrerank.errors import RerankError
-from openrerank.eval.calibrate import check_reliability, fit_on_run, judged_pairs, model_probability
+from openrerank.eval.calibrate import (
+    ScoreReliability,
+    check_reliability,
+    fit_on_run,
+    judged_pairs,
+    model_probability,
+)
 from openrerank.eval.calibration import reliability, threshold_table
 from openrerank.eval.datasets import DatasetError
 from openrerank.eval.defaults import DEFAULT_EVAL_MEASURES
@@ -57,7 +63,7 @@ def run_evaluate(task_args: TaskArgs, model_args: ModelArgs, args: EvalArgs) -> 
         write_trec_run(args.save_run, reranked)
     plotted = plot_deltas(report, args.plot) if args.plot is not None else None
     if args.json_output:
-        typer.echo(json.dumps({**report.to_dict(), "reliability": scores}, indent=2))
+        typer.echo(json.dumps({**report.to_dict(), "reliability": scores.to_dict()}, indent=2))
         return
     print_report(report, scores)
     if plotted is not None:
@@ -164,26 +170,25 @@ def _rerank(task: EvalTask, scorer: Scorer, concurrency: int, *, quiet: bool) ->
 
 def _reliability(
     task: EvalTask, run: RerankedRun, calibration: Calibration | None, *, served: bool
-) -> dict[str, Any]:
+) -> ScoreReliability:
     """How well the scores work as probabilities: the served relevance_score (--url), or
     the model's sigmoid and, with a calibration file, the calibrated probability."""
     judged = judged_pairs(task, run)
     if served:
         served_scores = np.asarray(judged.raw, dtype=np.float64)
-        return {
-            "served relevance_score": reliability(served_scores, judged.label).to_dict(),
-            "thresholds": [
-                row.to_dict() for row in threshold_table(served_scores, judged.label, judged.query)
-            ],
-        }
+        return ScoreReliability(
+            (("served relevance_score", reliability(served_scores, judged.label)),),
+            tuple(threshold_table(served_scores, judged.label, judged.query)),
+        )
     if calibration is None:
-        return {"model sigmoid": reliability(model_probability(judged), judged.label).to_dict()}
+        return ScoreReliability(
+            (("model sigmoid", reliability(model_probability(judged), judged.label)),)
+        )
     check = check_reliability(calibration, judged)
-    return {
-        "model sigmoid": check.before.to_dict(),
-        f"calibrated ({calibration.method})": check.after.to_dict(),
-        "thresholds": [row.to_dict() for row in check.thresholds],
-    }
+    return ScoreReliability(
+        (("model sigmoid", check.before), (f"calibrated ({calibration.method})", check.after)),
+        check.thresholds,
+    )
 
 
 def _with_model(calibration: Calibration, name: str, revision: str) -> Calibration:

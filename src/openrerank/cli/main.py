@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from openrerank._version import __version__
-from openrerank.cli.bench import bench
+from openrerank.cli.bench import bench_app
 from openrerank.cli.choices import AUTO, FP32, BackendChoice, PrecisionChoice
 from openrerank.cli.documents import DocumentFileError, parse_documents
 from openrerank.cli.evaluate import calibrate, evaluate
@@ -161,7 +161,7 @@ def _print(results: list[RankResult], output: OutputFormat) -> None:
 app.command()(serve)
 app.command("eval")(evaluate)
 app.command()(calibrate)
-app.command()(bench)
+app.add_typer(bench_app, name="bench")
 
 
 def main() -> None:

@@ -75,6 +75,27 @@ class ReliabilityCheck:
         }
 
 
+@dataclass(frozen=True)
+class ScoreReliability:
+    """How well each kind of score works as a probability on one set of judged pairs.
+
+    Attributes:
+        scores: score name (``"model sigmoid"``, ``"calibrated (platt)"``, ``"served
+            relevance_score"``) to its reliability, in report order.
+        thresholds: the threshold table of the last probability, where one applies.
+    """
+
+    scores: tuple[tuple[str, Reliability], ...]
+    thresholds: tuple[ThresholdRow, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON: one entry per score name, then ``thresholds`` if any."""
+        data: dict[str, Any] = {name: values.to_dict() for name, values in self.scores}
+        if self.thresholds is not None:
+            data["thresholds"] = [row.to_dict() for row in self.thresholds]
+        return data
+
+
 def check_reliability(calibration: Calibration, judged: Judged) -> ReliabilityCheck:
     """ECE, Brier and log-loss before and after ``calibration``, and its threshold table."""
     calibrated = calibration.apply(np.asarray(judged.raw, dtype=np.float32)).astype(np.float64)

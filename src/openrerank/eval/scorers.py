@@ -11,22 +11,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol, Unpack
+from typing import Protocol, Unpack
 
 import httpx
 import numpy as np
 
+from openrerank.eval.client import Ranking, RemoteError, read_ranking, rerank_request, retry_after_s
 from openrerank.sync import Reranker
 from openrerank.types import DocumentOptions
 
-Ranking = list[tuple[int, float]]
-"""Candidate index and score, best first."""
+__all__ = ["LibraryScorer", "Ranking", "RemoteError", "RemoteScorer", "Scorer"]
 
 _RETRIES = 5
-
-
-class RemoteError(RuntimeError):
-    """A server refused or failed a rerank request; the message says which and why."""
 
 
 class Scorer(Protocol):
@@ -99,45 +95,26 @@ class RemoteScorer:
         return f"{self._model} at {self._url}"
 
     def rank(self, query: str, texts: Sequence[str]) -> Ranking:
-        body: dict[str, Any] = {"model": self._model, "query": query, "documents": list(texts)}
-        path = "/v2/rerank"
-        if self._chunks is not None:
-            path, body["max_chunks_per_doc"] = "/v1/rerank", self._chunks
-        results = self._post(path, body)["results"]
-        return [(int(r["index"]), float(r["relevance_score"])) for r in results]
+        path, body = rerank_request(self._model, query, texts, max_chunks_per_doc=self._chunks)
+        return read_ranking(self._post(path, body), f"{self._url}{path}")
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self._client.close()
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _post(self, path: str, body: dict[str, object]) -> httpx.Response:
         """POST, waiting out 429/503 answers as their ``Retry-After`` asks."""
         for attempt in range(_RETRIES + 1):
             try:
                 response = self._client.post(path, json=body)
             except httpx.HTTPError as exc:
                 raise RemoteError(f"{self._url}{path}: {exc}") from exc
-            retry = response.status_code in (429, 503) and attempt < _RETRIES
-            if not retry:
+            if response.status_code not in (429, 503) or attempt == _RETRIES:
                 break
-            time.sleep(_retry_after(response))
-        if response.status_code != 200:
-            raise RemoteError(
-                f"{self._url}{path}: HTTP {response.status_code}: {_message(response)}"
-            )
-        data: dict[str, Any] = response.json()
-        return data
+            time.sleep(_pause_s(response))
+        return response
 
 
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return min(max(float(response.headers.get("Retry-After", "1")), 0.05), 30.0)
-    except ValueError:
-        return 1.0
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        return str(response.json().get("message", response.text))
-    except ValueError:
-        return response.text[:200]
+def _pause_s(response: httpx.Response) -> float:
+    """The answer's ``Retry-After``, kept within 0.05-30 s."""
+    return min(max(retry_after_s(response.headers.get("Retry-After")), 0.05), 30.0)

@@ -1,4 +1,4 @@
-"""``bench/reliability.py --mode load`` end to end, in seconds: the CI smoke of the script.
+"""``openrerank bench reliability --mode load`` end to end, in seconds: its CI smoke.
 
 It serves the tiny model (no ../shared needed) and runs every phase for about 2 s with
 2 clients. Admission is made small on purpose (``--max-queued-pairs``: 3 requests of 8
@@ -11,12 +11,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-from conftest import REPO_ROOT
+from openrerank.bench.process import openrerank_command
 
-SCRIPT = REPO_ROOT / "bench" / "reliability.py"
 DOCUMENTS = [
     "the quick brown fox jumps over the lazy dog",
     "water boils at one hundred degrees at sea level",
@@ -31,19 +29,19 @@ QUERIES = ["quick fox", "bone fractures", "museum art", "train station"]
 PHASES = ["warm-up", "load", "overload", "recovery"]
 
 
-def test_reliability_script_smoke_runs_every_phase(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_bench_reliability_smoke_runs_every_phase(tiny_model_dir: Path, tmp_path: Path) -> None:
     payloads = tmp_path / "payloads.json"
     bodies = [{"model": "rerank-v3.5", "query": q, "documents": DOCUMENTS} for q in QUERIES]
     payloads.write_text(json.dumps(bodies))
     out = tmp_path / "results"
-    command = [
-        sys.executable, str(SCRIPT), "--mode", "load", "--model", str(tiny_model_dir),
+    command = openrerank_command([
+        "bench", "reliability", "--mode", "load", "--model", str(tiny_model_dir),
         "--payloads", str(payloads), "--shared", str(tmp_path), "--out", str(out),
         "--clients", "2", "--warmup", "0.5", "--load-duration", "2",
         "--overload-duration", "2", "--recovery-duration", "2", "--drain", "10",
         "--max-outstanding", "100", "--request-timeout", "20",
         "--server-arg=--max-documents 8 --max-queued-pairs 24",
-    ]  # fmt: skip
+    ])  # fmt: skip
     env = {**os.environ, "OPENRERANK_CACHE": str(tmp_path / "cache")}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
 

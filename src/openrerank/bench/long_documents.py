@@ -1,7 +1,7 @@
 """Long documents on judged data: truncation to one window vs scoring every window.
 
 For each set (SciFact abstracts; TREC DL 2019 passages joined 4 at a time in hashed
-order, see ``openrerank.bench.longdocs``) and each model window, every query's
+order, see `openrerank.bench.long_document_sets`) and each model window, every query's
 candidates are reranked with:
 
 * ``truncate``: one window per document (``max_chunks_per_doc=1``), what every peer does;
@@ -13,55 +13,36 @@ pairs scored (windows, from the engine's usage), scoring seconds (model load exc
 and for each window variant its per-query wins/losses against truncation with a paired
 sign-flip p-value. Also reports how many candidate documents exceed each window.
 
-Usage::
-
-    .venv/bin/python bench/long_documents.py [--sets dl19,scifact] [--windows 256,128]
-        [--queries N] [--top-k K] [--passages 100] [--group 4]
-        [--aggregations max,mean] [--overlap 32] [--parts] [--json PATH]
-
-``--parts`` adds a DL19-only diagnostic row: each passage scored alone, document = max
-over its passages (boundaries a real caller does not know). Results: bench/LONG_DOCUMENTS.md.
+``openrerank bench long-documents`` runs this; with ``parts`` it adds a DL19-only
+diagnostic row: each passage scored alone, document = max over its passages (boundaries
+a real caller does not know). Results: bench/LONG_DOCUMENTS.md.
 """
 
 from __future__ import annotations
 
-import os
+import asyncio
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DIR = REPO_ROOT.parent / "shared"
-
-# The hub must be off (and the cache chosen) before openrerank or huggingface_hub is imported.
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ.setdefault("HF_HUB_CACHE", str(SHARED_DIR / "hf-cache"))
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import shlex  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from dataclasses import asdict, dataclass, field  # noqa: E402
-from typing import Literal  # noqa: E402
-
-from huggingface_hub import hf_hub_download  # noqa: E402
-from tokenizers import Tokenizer  # noqa: E402
-
-from openrerank import EngineConfig, ModelConfig, RerankService  # noqa: E402
-from openrerank.bench.longdocs import (  # noqa: E402
+from openrerank.bench.long_document_sets import (
     PassageGroups,
     build_passage_groups,
     build_top_k_set,
     relevant_part_positions,
 )
-from openrerank.config import ChunkingConfig  # noqa: E402
-from openrerank.eval.datasets import BeirDataset, load_beir  # noqa: E402
-from openrerank.eval.measures import evaluate, ranking_to_run  # noqa: E402
-from openrerank.eval.stats import paired_sign_flip_p  # noqa: E402
+from openrerank.config import ChunkingConfig, EngineConfig, ModelConfig
+from openrerank.engine.model.resolve import resolve_model
+from openrerank.engine.model.spec import read_spec
+from openrerank.engine.service import RerankService
+from openrerank.engine.tokenization.tokenizer import PairTokenizer
+from openrerank.eval.datasets import BeirDataset, load_beir
+from openrerank.eval.measures import evaluate, ranking_to_run
+from openrerank.eval.stats import paired_sign_flip_p
 
-DEFAULT_MODEL = "openrerank/minilm-l6-scifact-ce"
 MEASURES = ("nDCG@10", "RR@10")
 Aggregation = Literal["max", "mean", "first"]
 
@@ -106,29 +87,34 @@ class Scored:
     seconds: float
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Parse the command line."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="model id or local directory")
-    parser.add_argument("--data", type=Path, default=SHARED_DIR / "data", help="data folder")
-    parser.add_argument("--sets", default="dl19,scifact", help="dl19, scifact or both")
-    parser.add_argument("--windows", default="256,128", help="model windows (max_length)")
-    parser.add_argument("--queries", type=int, help="first N queries of each set (default all)")
-    parser.add_argument("--top-k", type=int, default=10, help="SciFact BM25 candidates/query")
-    parser.add_argument("--passages", type=int, default=100, help="DL19 BM25 passages/query")
-    parser.add_argument("--group", type=int, default=4, help="DL19 passages per document")
-    parser.add_argument("--aggregations", default="max,mean", help="of max, mean, first")
-    parser.add_argument("--overlap", type=int, default=32, help="window overlap in tokens")
-    parser.add_argument(
-        "--parts",
-        action="store_true",
-        help="DL19 diagnostic: also score each passage alone, document = max over its passages",
-    )
-    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
-    return parser.parse_args(argv)
+@dataclass(frozen=True)
+class LongDocumentsConfig:
+    """What one run measures."""
+
+    model: str
+    data: Path
+    """The folder with ``beir-scifact/`` and ``trec-dl-2019-passage/``."""
+    sets: str = "dl19,scifact"
+    windows: str = "256,128"
+    """Model windows (``max_length``), comma-separated."""
+    queries: int | None = None
+    """The first N queries of each set (``None``: all)."""
+    top_k: int = 10
+    """SciFact BM25 candidates per query."""
+    passages: int = 100
+    """DL19 BM25 passages per query."""
+    group: int = 4
+    """DL19 passages per document."""
+    aggregations: str = "max,mean"
+    overlap: int = 32
+    """Window overlap in tokens."""
+    parts: bool = False
+    """DL19 diagnostic: also score each passage alone, document = max over its passages."""
+    json: Path | None = None
+    """Also write the rows as JSON here."""
 
 
-def load_sets(args: argparse.Namespace) -> list[JudgedSet]:
+def load_sets(args: LongDocumentsConfig) -> list[JudgedSet]:
     """Build the requested sets from the shared data folder."""
     sets: list[JudgedSet] = []
     for name in args.sets.split(","):
@@ -137,18 +123,18 @@ def load_sets(args: argparse.Namespace) -> list[JudgedSet]:
         elif name == "dl19":
             sets.append(_dl19(args))
         else:
-            raise SystemExit(f"unknown set {name!r} (choose scifact, dl19)")
+            raise ValueError(f"unknown set {name!r} (choose scifact, dl19)")
     return sets
 
 
-def _scifact(args: argparse.Namespace) -> JudgedSet:
+def _scifact(args: LongDocumentsConfig) -> JudgedSet:
     source = load_beir(args.data / "beir-scifact")
     queries = _capped(args.queries, len(source.queries))
     dataset = build_top_k_set(source, queries=queries, top_k=args.top_k)
     return JudgedSet(f"SciFact top-{args.top_k}", dataset, rel=1)
 
 
-def _dl19(args: argparse.Namespace) -> JudgedSet:
+def _dl19(args: LongDocumentsConfig) -> JudgedSet:
     source = load_beir(args.data / "trec-dl-2019-passage")
     queries = _capped(args.queries, len(source.queries))
     groups = build_passage_groups(
@@ -168,18 +154,13 @@ def _capped(queries: int | None, available: int) -> int | None:
     return None if queries is None else min(queries, available)
 
 
-def open_tokenizer(model: str) -> Tokenizer:
-    """The model's own tokenizer, without truncation or padding."""
-    path = Path(model) / "tokenizer.json"
-    if not path.is_file():
-        path = Path(hf_hub_download(model, "tokenizer.json"))
-    tokenizer = Tokenizer.from_file(str(path))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    return tokenizer
+def open_tokenizer(model: str) -> PairTokenizer:
+    """The model's own tokenizer, as the engine loads it (counts exclude special tokens)."""
+    directory = resolve_model(model, weights=False).directory
+    return PairTokenizer.from_directory(directory, max_length=read_spec(directory).max_length)
 
 
-def count_over_window(tokenizer: Tokenizer, judged: JudgedSet, window: int) -> tuple[int, int]:
+def count_over_window(tokenizer: PairTokenizer, judged: JudgedSet, window: int) -> tuple[int, int]:
     """(candidate pairs whose document does not fit next to its query, all pairs).
 
     A document fits when its tokens <= window - query tokens - 3 special tokens (BERT
@@ -188,15 +169,15 @@ def count_over_window(tokenizer: Tokenizer, judged: JudgedSet, window: int) -> t
     dataset = judged.dataset
     over = total = 0
     for query_id, doc_ids in dataset.candidates.items():
-        query = len(tokenizer.encode(dataset.queries[query_id], add_special_tokens=False).ids)
+        query = tokenizer.count_tokens(dataset.queries[query_id])
         texts = [dataset.document_text(d) for d in doc_ids]
-        lengths = [len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
+        lengths = [len(t.ids) for t in tokenizer.encode_texts(texts)]
         over += sum(n > window - query - 3 for n in lengths)
         total += len(lengths)
     return over, total
 
 
-def engine_config(args: argparse.Namespace, window: int, aggregation: Aggregation) -> EngineConfig:
+def engine_config(args: LongDocumentsConfig, window: int, aggregation: Aggregation) -> EngineConfig:
     """The engine for one window and aggregation; no score cache, so runs pay in full."""
     model = ModelConfig(name=args.model, max_length=window)
     chunking = ChunkingConfig(aggregation=aggregation, window_overlap=args.overlap)
@@ -271,11 +252,11 @@ def parse_aggregations(text: str) -> list[Aggregation]:
     known: dict[str, Aggregation] = {"max": "max", "mean": "mean", "first": "first"}
     unknown = [a for a in text.split(",") if a not in known]
     if unknown or not text:
-        raise SystemExit(f"unknown aggregation {unknown[:1]} (choose from {sorted(known)})")
+        raise ValueError(f"unknown aggregation {unknown[:1]} (choose from {sorted(known)})")
     return [known[a] for a in text.split(",")]
 
 
-def measure_window(args: argparse.Namespace, judged: JudgedSet, window: int) -> list[Row]:
+def measure_window(args: LongDocumentsConfig, judged: JudgedSet, window: int) -> list[Row]:
     """Truncation and every requested aggregation for one set and window."""
     aggregations = parse_aggregations(args.aggregations)
     truncate, first = asyncio.run(
@@ -319,15 +300,14 @@ def format_row(row: Row) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def print_header() -> None:
+def header() -> list[str]:
     """The markdown table header."""
     columns = ["set", "window", "system", *MEASURES, "pairs", "pairs/doc", "seconds"]
     columns.append("vs truncate: nDCG@10 wins/ties/losses, p")
-    print("| " + " | ".join(columns) + " |")
-    print("|" + "---|" * len(columns), flush=True)
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
 
 
-def describe(judged: JudgedSet, tokenizer: Tokenizer, windows: Sequence[int]) -> list[str]:
+def describe(judged: JudgedSet, tokenizer: PairTokenizer, windows: Sequence[int]) -> list[str]:
     """Lines on a set's size and how many documents exceed each window."""
     dataset = judged.dataset
     pairs = sum(len(d) for d in dataset.candidates.values())
@@ -338,27 +318,28 @@ def describe(judged: JudgedSet, tokenizer: Tokenizer, windows: Sequence[int]) ->
     return lines + [f"  {note}" for note in judged.notes]
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Run every set and window; print the table, then the set descriptions."""
-    args = parse_args(argv)
+def run_long_documents(args: LongDocumentsConfig, emit: Callable[[str], None]) -> list[Row]:
+    """Run every set and window; ``emit`` gets the set descriptions, then each table line
+    as soon as it is measured.
+
+    Raises:
+        ValueError: an unknown set or aggregation.
+    """
     windows = [int(w) for w in args.windows.split(",")]
     sets = load_sets(args)
     tokenizer = open_tokenizer(args.model)
     notes = [line for judged in sets for line in describe(judged, tokenizer, windows)]
-    print("command: .venv/bin/python " + shlex.join(sys.argv), flush=True)
-    print("\n".join(notes) + "\n", flush=True)
-    print_header()
+    emit("\n".join(notes) + "\n")
+    for line in header():
+        emit(line)
     rows: list[Row] = []
     for judged in sets:
         rows.append(bm25_row(judged))
-        print(format_row(rows[-1]), flush=True)
+        emit(format_row(rows[-1]))
         for window in windows:
             for row in measure_window(args, judged, window):
                 rows.append(row)
-                print(format_row(row), flush=True)
+                emit(format_row(row))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
-
-
-if __name__ == "__main__":
-    main()
+    return rows

@@ -4,13 +4,15 @@ Two shapes of load, both over an ``httpx.AsyncClient`` (a real server, or an
 ``httpx.MockTransport`` in tests):
 
 * `closed_loop`: N clients, each sending its next request as soon as the previous one
-  is answered, for a fixed time. The offered load adapts to the server's speed, so it
-  measures capacity and latency at a given concurrency.
+  is answered, for a fixed time or a fixed number of requests each. The offered load
+  adapts to the server's speed, so it measures capacity and latency at a given
+  concurrency (`openrerank.bench.measure.time_concurrent` reads it as `Timings`).
 * `open_loop`: requests fired on a fixed schedule (``rate_per_s``), each on its own task,
   never waiting for earlier ones, as independent users would. Offered beyond capacity it
   measures how the server sheds load (429 + ``Retry-After``).
 
-Both are bounded: no request starts after the deadline; requests still in flight are
+Both are bounded: no request starts after the deadline (or, for a closed loop given
+``requests_per_client``, after a client sent that many); requests still in flight are
 awaited for at most ``drain_s`` and then cancelled; the open loop never has more than
 ``max_outstanding`` requests in flight (a request due while that many are outstanding is
 skipped and counted). A request that ends in a transport error or a timeout is recorded
@@ -37,7 +39,9 @@ from dataclasses import dataclass
 
 import httpx
 
-RERANK_PATH = "/v2/rerank"
+from openrerank.eval.client import RERANK_V2, retry_after_s
+
+RERANK_PATH = RERANK_V2
 DEFAULT_DRAIN_S = 10.0
 ERROR_KINDS = ("timeout", "connect", "transport", "http", "cancelled")
 """Why a request got no HTTP answer: a timeout (any phase), a refused or failed connection,
@@ -200,38 +204,52 @@ def latency_summary_ms(latencies_s: Sequence[float]) -> dict[str, float | None]:
     return {key: round(percentile(latencies_s, q) * 1000.0, 2) for key, q in keys.items()}
 
 
-async def closed_loop(
+async def closed_loop(  # noqa: PLR0913 - each bound is one documented choice
     client: httpx.AsyncClient,
     payloads: Sequence[Payload],
     *,
     clients: int,
-    duration_s: float,
+    duration_s: float = math.inf,
+    requests_per_client: int | None = None,
     drain_s: float = DEFAULT_DRAIN_S,
     honor_retry_after: bool = False,
+    path: str = RERANK_PATH,
 ) -> LoadResult:
     """``clients`` concurrent clients, each sending its next request once answered.
 
     Args:
         client: the HTTP client (its base URL, timeouts and connection limits apply).
-        payloads: request bodies, sent in turn (cycling) across all clients.
+        payloads: request bodies, sent in turn (cycling) across all clients, so the
+            clients' first requests are the first ``clients`` payloads.
         clients: concurrent clients.
         duration_s: no request is sent after this many seconds.
+        requests_per_client: each client stops after sending this many (``None``: no
+            bound but the deadline; one of the two must be finite).
         drain_s: how long requests in flight at the deadline may still take before they
             are cancelled (and recorded as ``cancelled``).
         honor_retry_after: after a 429, a client waits the ``Retry-After`` seconds (at
             most until the deadline) before its next request, as a polite client does;
             ``False`` (default) sends the next one at once.
+        path: where the payloads are POSTed (``/v2/rerank`` by default).
 
     Raises:
-        ValueError: no payloads, ``clients`` < 1, or a negative time.
+        ValueError: no payloads, ``clients`` or ``requests_per_client`` < 1, a negative
+            time, or neither a deadline nor a request count.
     """
     if clients < 1:
         raise ValueError(f"clients must be >= 1, got {clients}")
-    recorder = _Recorder(client, payloads, duration_s=duration_s, drain_s=drain_s)
+    if requests_per_client is None and math.isinf(duration_s):
+        raise ValueError("a closed loop needs a finite duration_s or requests_per_client")
+    if requests_per_client is not None and requests_per_client < 1:
+        raise ValueError(f"requests_per_client must be >= 1, got {requests_per_client}")
+    bound = math.inf if requests_per_client is None else requests_per_client
+    recorder = _Recorder(client, payloads, duration_s=duration_s, drain_s=drain_s, path=path)
 
     async def run_client() -> None:
-        while time.perf_counter() < recorder.deadline:
+        sent = 0
+        while sent < bound and time.perf_counter() < recorder.deadline:
             record = await recorder.send()
+            sent += 1
             if honor_retry_after and record.status == httpx.codes.TOO_MANY_REQUESTS:
                 left_s = recorder.deadline - time.perf_counter()
                 await asyncio.sleep(max(min(retry_after_s(record.retry_after), left_s), 0.0))
@@ -278,6 +296,8 @@ async def open_loop(
         raise ValueError(f"rate_per_s must be a positive number, got {rate_per_s}")
     if max_outstanding < 1:
         raise ValueError(f"max_outstanding must be >= 1, got {max_outstanding}")
+    if not math.isfinite(duration_s):
+        raise ValueError(f"duration_s must be finite, got {duration_s}")
     recorder = _Recorder(client, payloads, duration_s=duration_s, drain_s=drain_s)
     skipped = 0
     due_count = math.ceil(duration_s * rate_per_s)
@@ -309,12 +329,14 @@ class _Recorder:
         *,
         duration_s: float,
         drain_s: float,
+        path: str = RERANK_PATH,
     ) -> None:
         if not payloads:
             raise ValueError("no payloads to send")
         if duration_s < 0 or drain_s < 0:
             raise ValueError(f"times must be >= 0, got duration {duration_s}, drain {drain_s}")
         self._client = client
+        self._path = path
         self._payloads = list(payloads)
         self._documents = [_documents(payload) for payload in self._payloads]
         self._next = itertools.count()
@@ -347,7 +369,7 @@ class _Recorder:
         index = next(self._next) % len(self._payloads)
         sent = time.perf_counter()
         try:
-            response = await self._client.post(RERANK_PATH, json=self._payloads[index])
+            response = await self._client.post(self._path, json=self._payloads[index])
         except asyncio.CancelledError:
             self._add(index, sent, error="cancelled")
             raise
@@ -389,7 +411,8 @@ class _Recorder:
         """
         if self._tasks:
             wait_s = max(self.deadline - time.perf_counter(), 0.0) + self._drain_s
-            _, pending = await asyncio.wait(set(self._tasks), timeout=wait_s)
+            timeout = None if math.isinf(wait_s) else wait_s  # bounded by request counts
+            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
@@ -405,16 +428,6 @@ class _Recorder:
     def result(self, *, skipped: int) -> LoadResult:
         """The records as a `LoadResult` (call after `finish`)."""
         return LoadResult(tuple(self._records), self.ended - self.started, skipped)
-
-
-def retry_after_s(value: str | None, default_s: float = 1.0) -> float:
-    """A ``Retry-After`` header in seconds; ``default_s`` when absent or not a number
-    (an HTTP date is not parsed)."""
-    try:
-        seconds = float(value) if value is not None else default_s
-    except ValueError:
-        return default_s
-    return seconds if math.isfinite(seconds) and seconds >= 0 else default_s
 
 
 def _documents(payload: Payload) -> int:

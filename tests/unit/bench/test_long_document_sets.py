@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from openrerank.bench.longdocs import (
+from openrerank.bench.long_document_sets import (
     PASSAGE_SEPARATOR,
     build_passage_groups,
     build_top_k_set,

@@ -1,12 +1,12 @@
-"""The reports of ``bench/reliability.py``: phases, claims, markdown and JSON.
+"""The reports of `openrerank.bench.reliability`: phases, claims, markdown and JSON.
 
-Kept apart from the script (which starts the server and drives the load) so that each
+Kept apart from the run (which starts the server and drives the load) so that each
 stays small; nothing here does I/O.
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import os
 import platform
 import shlex
@@ -16,7 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from openrerank.eval.load import LoadResult
+from openrerank.bench.load import LoadResult
+from openrerank.bench.reliability_config import ReliabilityConfig
 
 
 @dataclass
@@ -87,7 +88,7 @@ def check_phases(phases: list[Phase]) -> list[Check]:
     return checks
 
 
-def check_overload(phases: dict[str, Phase], args: argparse.Namespace) -> list[Check]:
+def check_overload(phases: dict[str, Phase], args: ReliabilityConfig) -> list[Check]:
     """Overload: 429s (when required), nothing but 200/429, latency and memory reported."""
     over = phases["overload"].result
     busy = over.status_counts.get(httpx.codes.TOO_MANY_REQUESTS, 0)
@@ -126,7 +127,7 @@ def check_overload(phases: dict[str, Phase], args: argparse.Namespace) -> list[C
     ]
 
 
-def check_soak(extra: dict[str, object], args: argparse.Namespace) -> list[Check]:
+def check_soak(extra: dict[str, object], args: ReliabilityConfig) -> list[Check]:
     """Soak: RSS growth below the bound."""
     growth = extra["rss_growth"]
     passed = isinstance(growth, float) and growth < args.max_rss_growth
@@ -138,7 +139,7 @@ def check_soak(extra: dict[str, object], args: argparse.Namespace) -> list[Check
 
 
 def check_all(
-    phases: list[Phase], findings: dict[str, object], args: argparse.Namespace
+    phases: list[Phase], findings: dict[str, object], args: ReliabilityConfig
 ) -> list[Check]:
     """Every claim of the mode ``args.mode``."""
     checks = check_phases(phases)
@@ -151,9 +152,9 @@ def check_all(
 
 @dataclass(frozen=True)
 class Run:
-    """What one run of the script measured, for the reports."""
+    """What one run measured, for the reports."""
 
-    args: argparse.Namespace
+    args: ReliabilityConfig
     server_flags: list[str]
     warnings: list[str]
     payloads: int
@@ -176,7 +177,10 @@ def report_json(run: Run, checks: list[Check]) -> dict[str, object]:
     """The JSON report: arguments, phases, findings, RSS samples and claims."""
     samples = run.rss_samples
     origin = run.phases[0].started if run.phases else 0.0
-    arguments = {k: str(v) if isinstance(v, Path) else v for k, v in vars(run.args).items()}
+    arguments = {
+        k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(run.args).items()
+    }
+    arguments["rss_interval"] = run.args.rss_interval_s
     return {
         "mode": run.args.mode,
         "setup": run.setup,

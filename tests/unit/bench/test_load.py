@@ -1,4 +1,4 @@
-"""Tests for openrerank.eval.load: the closed and open loops against ``httpx.MockTransport``.
+"""Tests for openrerank.bench.load: the closed and open loops against ``httpx.MockTransport``.
 
 The handlers log what they received, so each expected count is computed from what the
 "server" saw, independently of the generator's own bookkeeping. Loops run for a fraction
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,7 +18,7 @@ import httpx
 import numpy as np
 import pytest
 
-from openrerank.eval.load import (
+from openrerank.bench.load import (
     LoadResult,
     Payload,
     RequestRecord,
@@ -25,7 +26,6 @@ from openrerank.eval.load import (
     latency_summary_ms,
     open_loop,
     percentile,
-    retry_after_s,
 )
 
 Handler = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
@@ -159,17 +159,6 @@ def test_a_polite_closed_loop_waits_out_retry_after_until_the_deadline() -> None
     assert polite.duration_s < 2.0
     eager = run_closed(logging_handler([]), [body("busy", 1)], clients=2, duration_s=0.1)
     assert eager.requests > 2
-
-
-@pytest.mark.parametrize(
-    ("header", "seconds"),
-    [("3", 3.0), ("0.5", 0.5), (None, 1.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 1.0), ("-2", 1.0),
-     ("nan", 1.0)],
-)  # fmt: skip
-def test_retry_after_s_reads_seconds_and_falls_back_to_the_default(
-    header: str | None, seconds: float
-) -> None:
-    assert retry_after_s(header) == seconds
 
 
 # --- failures without an answer ------------------------------------------------------
@@ -326,6 +315,8 @@ def test_between_keeps_the_requests_started_in_the_window() -> None:
         ([], {"clients": 1, "duration_s": 1.0}, "no payloads"),
         ([body("q", 1)], {"clients": 0, "duration_s": 1.0}, "clients"),
         ([body("q", 1)], {"clients": 1, "duration_s": -1.0}, "times"),
+        ([body("q", 1)], {"clients": 1}, "finite duration_s or requests_per_client"),
+        ([body("q", 1)], {"clients": 1, "requests_per_client": 0}, "requests_per_client"),
     ],
 )
 def test_closed_loop_refuses_bad_arguments(
@@ -340,8 +331,26 @@ def test_closed_loop_refuses_bad_arguments(
     [
         ({"rate_per_s": 0.0, "duration_s": 1.0, "max_outstanding": 1}, "rate_per_s"),
         ({"rate_per_s": 1.0, "duration_s": 1.0, "max_outstanding": 0}, "max_outstanding"),
+        ({"rate_per_s": 1.0, "duration_s": math.inf, "max_outstanding": 1}, "finite"),
     ],
 )
 def test_open_loop_refuses_bad_arguments(options: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         run_open(logging_handler([]), [body("q", 1)], **options)
+
+
+def test_a_counted_closed_loop_sends_that_many_per_client_to_its_path() -> None:
+    seen: list[str] = []
+    paths: list[str] = []
+    handler = logging_handler(seen)
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        return await handler(request)
+
+    payloads = [body("ok", 2), body("busy", 3), body("ok", 5)]
+    result = run_closed(answer, payloads, clients=2, requests_per_client=3, path="/v1/rerank")
+    assert Counter(seen) == {"ok": 4, "busy": 2}  # the 3 payloads in turn, twice
+    assert set(paths) == {"/v1/rerank"}
+    assert (result.requests, result.ok, result.failures) == (6, 4, 2)
+    assert result.documents_scored == 2 * (2 + 5)

@@ -1,140 +1,102 @@
 """Load, overload, recovery and soak of a real ``openrerank serve`` on 127.0.0.1.
 
-Starts the server as a child process on a free loopback port (reference model, offline
-Hugging Face cache in ``<shared>/hf-cache``), drives it with the bounded load generator
-of :mod:`openrerank.eval.load`, samples the server's resident memory (RSS, the child and
-its descendants) in a background thread, and always stops it (SIGTERM, then SIGKILL).
-Requests are real SciFact test claims with their BM25 top-20 abstracts
-(``model: "rerank-v3.5"``), or the JSON bodies of ``--payloads``.
+``openrerank bench reliability`` runs this. It starts the server as a child process on a
+free loopback port (offline Hugging Face cache in ``<shared>/hf-cache``), drives it with
+the bounded load generator of `openrerank.bench.load`, samples the server's resident
+memory (RSS, the child and its descendants) in a background thread
+(`openrerank.bench.rss`), and always stops it (SIGTERM, then SIGKILL). Requests are real
+SciFact test claims with their BM25 top-20 abstracts (``model: "rerank-v3.5"``), or the
+JSON bodies of ``payloads``.
 
-``--mode load`` runs four phases, each bounded in time:
+Mode ``load`` runs four phases, each bounded in time:
 
-1. warm-up: ``--clients`` closed-loop clients for ``--warmup`` s (not judged, except 5xx);
-2. load: ``--clients`` closed-loop clients for ``--load-duration`` s; its rate of 200
+1. warm-up: ``clients`` closed-loop clients for ``warmup`` s (not judged, except 5xx);
+2. load: ``clients`` closed-loop clients for ``load_duration`` s; its rate of 200
    answers is the server's measured capacity;
-3. overload: an open loop at ``--overload-factor`` x capacity for ``--overload-duration``
-   s, at most ``--max-outstanding`` requests in flight;
-4. recovery: ``--clients`` closed-loop clients for ``--recovery-duration`` s.
+3. overload: an open loop at ``overload_factor`` x capacity for ``overload_duration``
+   s, at most ``max_outstanding`` requests in flight;
+4. recovery: ``clients`` closed-loop clients for ``recovery_duration`` s.
 
-``--mode soak`` runs ``--soak-clients`` closed-loop clients for ``--soak-duration`` s and
-compares the median RSS of the last ``--soak-window`` s with that of the first window
-after ``--soak-warmup`` s.
+Mode ``soak`` runs ``soak_clients`` closed-loop clients for ``soak_duration`` s and
+compares the median RSS of the last ``soak_window`` s with that of the first window
+after ``soak_warmup`` s.
 
-Writes ``<out>/reliability-<mode>.json`` and ``.md`` (the table is also printed) and exits
-1 when a claim fails, naming it: a failure while within capacity (load, recovery, soak), a
-5xx anywhere, a dead server, a 429 without ``Retry-After``, no 429 at all under overload
-(unless ``--no-require-429``), an answer other than 200/429 under overload, or RSS growth
-of ``--max-rss-growth`` or more in a soak.
-
-Usage::
-
-    .venv/bin/python bench/reliability.py [--mode load|soak] [--model NAME]
-        [--clients 64] [--load-duration 60] [--overload-duration 30] ...
-        [--max-queue-wait 2] [--server-arg=--max-batch-tokens=2048] [--out bench/results]
+Writes ``<out>/reliability-<mode>.json`` and ``.md``; a claim that fails is named in the
+outcome (`openrerank.bench.reliability_report`): a failure while within capacity (load,
+recovery, soak), a 5xx anywhere, a dead server, a 429 without ``Retry-After``, no 429 at
+all under overload (unless ``require_429`` is off), an answer other than 200/429 under
+overload, or RSS growth of ``max_rss_growth`` or more in a soak.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
+import logging
 import os
 import shlex
 import statistics
 import subprocess
-import sys
-import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import psutil
 
+from openrerank.bench.load import LoadResult, Payload, closed_loop, open_loop
 from openrerank.bench.process import child_server, free_port, openrerank_command
+from openrerank.bench.reliability_config import ReliabilityConfig
+from openrerank.bench.reliability_report import (
+    Check,
+    Phase,
+    Run,
+    check_all,
+    markdown,
+    report_json,
+)
+from openrerank.bench.rss import RssSampler
+from openrerank.eval.client import rerank_request
 from openrerank.eval.datasets import load_beir
-from openrerank.eval.load import LoadResult, Payload, closed_loop, open_loop
-from reliability_report import Phase, Run, check_all, markdown, report_json
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_MODEL = "openrerank/minilm-l6-scifact-ce"
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+"""Receives one line per started server and finished phase."""
+
 MODEL_ALIAS = "rerank-v3.5"
-MB = 1024 * 1024
 HEALTH_TIMEOUT_S = 10.0
 
 
-# --- arguments ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReliabilityOutcome:
+    """What a run found: the markdown report, the failed claims and the files written."""
 
-
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The command line (see the module docstring)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add = parser.add_argument
-    add("--mode", choices=("load", "soak"), default="load")
-    add("--model", default=REFERENCE_MODEL, help="served model: hub id or local folder")
-    add("--shared", type=Path, default=REPO_ROOT.parent / "shared", help="hf-cache and data")
-    add("--payloads", type=Path, help="JSON list of /v2/rerank bodies instead of SciFact")
-    add("--queries", type=int, default=300, help="SciFact queries to cycle through")
-    add("--documents", type=int, default=20, help="BM25 candidates per request")
-    add("--clients", type=int, default=64, help="closed-loop clients (load mode)")
-    add("--warmup", type=float, default=5.0, help="warm-up seconds (load mode)")
-    add("--load-duration", type=float, default=60.0)
-    add("--overload-duration", type=float, default=30.0)
-    add("--overload-factor", type=float, default=4.0, help="x the load phase's 200s per s")
-    add("--max-outstanding", type=int, default=2000, help="open-loop requests in flight")
-    add("--recovery-duration", type=float, default=20.0)
-    add("--soak-clients", type=int, default=16)
-    add("--soak-duration", type=float, default=600.0)
-    add("--soak-warmup", type=float, default=60.0, help="soak seconds before the baseline")
-    add("--soak-window", type=float, default=60.0, help="seconds of each RSS median window")
-    add("--max-rss-growth", type=float, default=0.05, help="soak claim: growth below this")
-    add("--rss-interval", type=float, help="RSS sampling period (default 0.5 s load, 1 s soak)")
-    add("--max-queue-wait", type=float, default=2.0, help="passed to serve when it has it")
-    add("--server-arg", action="append", default=[], help="extra serve flags (shell-split)")
-    add("--request-timeout", type=float, default=120.0, help="seconds per request")
-    add("--drain", type=float, default=60.0, help="seconds for in-flight requests at a deadline")
-    add(
-        "--require-429",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="fail when the overload phase sees no 429",
-    )
-    add(
-        "--honor-retry-after",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="closed-loop clients wait out a 429's Retry-After (open loops never do)",
-    )
-    add("--ready-timeout", type=float, default=600.0)
-    add("--out", type=Path, default=REPO_ROOT / "bench" / "results")
-    args = parser.parse_args(argv)
-    if args.rss_interval is None:
-        args.rss_interval = 0.5 if args.mode == "load" else 1.0
-    return args
+    markdown: str
+    failed: list[Check]
+    written: list[Path]
 
 
 # --- payloads and the server ----------------------------------------------------------
 
 
-def load_payloads(args: argparse.Namespace) -> list[Payload]:
+def load_payloads(args: ReliabilityConfig) -> list[Payload]:
     """The request bodies: ``--payloads``, or SciFact claims with their BM25 top-k."""
     if args.payloads is not None:
         payloads: list[Payload] = json.loads(args.payloads.read_text(encoding="utf-8"))
         if not payloads:
-            raise SystemExit(f"{args.payloads}: no payloads")
+            raise ValueError(f"{args.payloads}: no payloads")
         return payloads
     dataset = load_beir(args.shared / "data" / "beir-scifact")
     bodies: list[Payload] = []
     for query_id, text in dataset.queries.items():
         candidates = dataset.candidate_texts(query_id)
         if len(candidates) >= args.documents:
-            bodies.append(
-                {"model": MODEL_ALIAS, "query": text, "documents": candidates[: args.documents]}
-            )
+            bodies.append(rerank_request(MODEL_ALIAS, text, candidates[: args.documents])[1])
         if len(bodies) == args.queries:
             break
     if not bodies:
-        raise SystemExit(f"no SciFact query has {args.documents} candidates")
+        raise ValueError(f"no SciFact query has {args.documents} candidates")
     return bodies
 
 
@@ -151,9 +113,9 @@ def server_environment(shared: Path) -> dict[str, str]:
     return env
 
 
-def serve_flags(args: argparse.Namespace, env: dict[str, str]) -> tuple[list[str], list[str]]:
+def serve_flags(args: ReliabilityConfig, env: dict[str, str]) -> tuple[list[str], list[str]]:
     """The flags after ``serve --host --port``, and warnings about them."""
-    extra = [token for value in args.server_arg for token in shlex.split(value)]
+    extra = [token for value in args.server_args for token in shlex.split(value)]
     flags = ["--model", args.model, *extra]
     warnings: list[str] = []
     if any(token.split("=")[0] == "--max-queue-wait" for token in extra):
@@ -182,43 +144,6 @@ def serve_has_flag(flag: str, env: dict[str, str]) -> bool:
     return flag in shown.stdout
 
 
-# --- memory ---------------------------------------------------------------------------
-
-
-class RssSampler:
-    """Samples the RSS of a process and its descendants every ``interval_s`` (a thread)."""
-
-    def __init__(self, pid: int, interval_s: float) -> None:
-        self._process = psutil.Process(pid)
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
-        self.samples: list[tuple[float, float]] = []
-        """(time.perf_counter(), MiB) pairs."""
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                processes = [self._process, *self._process.children(recursive=True)]
-                rss = sum(p.memory_info().rss for p in processes)
-            except psutil.Error:
-                return  # the server is gone; the liveness checks report it
-            self.samples.append((time.perf_counter(), rss / MB))
-            self._stop.wait(self._interval_s)
-
-    def between(self, start: float, end: float) -> list[float]:
-        """The MiB sampled in ``[start, end]``."""
-        return [mb for t, mb in self.samples if start <= t <= end]
-
-
 # --- phases ---------------------------------------------------------------------------
 
 
@@ -231,10 +156,12 @@ class Driver:
         payloads: list[Payload],
         process: subprocess.Popen[bytes],
         sampler: RssSampler,
-        args: argparse.Namespace,
+        args: ReliabilityConfig,
+        progress: Progress,
     ) -> None:
         self.client, self.payloads, self.process = client, payloads, process
         self.sampler, self.drain_s, self.polite = sampler, args.drain, args.honor_retry_after
+        self.progress = progress
         self.phases: list[Phase] = []
 
     async def closed(self, name: str, *, clients: int, duration_s: float) -> Phase:
@@ -284,11 +211,11 @@ class Driver:
         }
         phase = Phase(name, shape, result, started, ended, await self.alive(), rss)
         self.phases.append(phase)
-        print(f"  {name}: {_one_line(result)}", flush=True)
+        self.progress(f"  {name}: {_one_line(result)}")
         return phase
 
 
-async def run_load_mode(driver: Driver, args: argparse.Namespace) -> dict[str, object]:
+async def run_load_mode(driver: Driver, args: ReliabilityConfig) -> dict[str, object]:
     """Warm-up, load, overload at a multiple of the measured capacity, recovery."""
     if args.warmup > 0:
         await driver.closed("warm-up", clients=args.clients, duration_s=args.warmup)
@@ -302,7 +229,7 @@ async def run_load_mode(driver: Driver, args: argparse.Namespace) -> dict[str, o
     return {"capacity_ok_per_s": round(capacity, 3), "overload_rate_per_s": round(rate, 3)}
 
 
-async def run_soak_mode(driver: Driver, args: argparse.Namespace) -> dict[str, object]:
+async def run_soak_mode(driver: Driver, args: ReliabilityConfig) -> dict[str, object]:
     """Steady closed-loop load; RSS growth between the first and the last window."""
     soak = await driver.closed("soak", clients=args.soak_clients, duration_s=args.soak_duration)
     base_from = soak.started + args.soak_warmup
@@ -351,56 +278,62 @@ def per_minute(phase: Phase, sampler: RssSampler, *, bucket_s: float) -> list[di
 
 
 async def drive(
-    args: argparse.Namespace, url: str, payloads: list[Payload], process: subprocess.Popen[bytes]
+    args: ReliabilityConfig,
+    url: str,
+    payloads: list[Payload],
+    process: subprocess.Popen[bytes],
+    progress: Progress,
 ) -> tuple[Driver, dict[str, object]]:
     """Run the mode's phases against the ready server at ``url``."""
     connections = max(args.clients, args.soak_clients, args.max_outstanding) + 8
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     timeout = httpx.Timeout(args.request_timeout, pool=args.request_timeout)
     async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as client:
-        with RssSampler(process.pid, args.rss_interval) as sampler:
-            driver = Driver(client, payloads, process, sampler, args)
+        with RssSampler(process.pid, args.rss_interval_s) as sampler:
+            driver = Driver(client, payloads, process, sampler, args, progress)
             run = run_load_mode if args.mode == "load" else run_soak_mode
             findings = await run(driver, args)
     return driver, findings
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark; 0 when every claim holds, 1 otherwise."""
-    args = parse_args(argv)
+def run_reliability(args: ReliabilityConfig, progress: Progress) -> ReliabilityOutcome:
+    """Serve, drive the mode's phases, judge the claims and write the reports.
+
+    Raises:
+        RuntimeError: the server did not get ready (the message ends with its log).
+        ValueError: no request bodies to send.
+    """
     payloads = load_payloads(args)
     env = server_environment(args.shared)
     flags, warnings = serve_flags(args, env)
     for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        logger.warning("%s", warning)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = openrerank_command(["serve", "--host", "127.0.0.1", "--port", str(port), *flags])
     log = args.out / "logs" / f"reliability-{args.mode}-server.log"
-    print(f"starting: openrerank serve {shlex.join(flags)} (log: {log})", flush=True)
+    progress(f"starting: openrerank serve {shlex.join(flags)} (log: {log})")
     load_before = _load_average()
-    try:
-        with child_server(
-            command, ready_url=f"{url}/ready", log=log, env=env, ready_timeout_s=args.ready_timeout
-        ) as process:
-            driver, findings = asyncio.run(drive(args, url, payloads, process))
-    except RuntimeError as exc:  # the server never got ready; the message has its log
-        print(f"FAILED: the server did not start: {exc}", file=sys.stderr)
-        return 1
+    with child_server(
+        command, ready_url=f"{url}/ready", log=log, env=env, ready_timeout_s=args.ready_timeout
+    ) as process:
+        driver, findings = asyncio.run(drive(args, url, payloads, process, progress))
     findings["load_average_1_5_15_min"] = {"before": load_before, "after": _load_average()}
     run = Run(args, flags, warnings, len(payloads), driver.phases, findings,
               driver.sampler.samples, process.returncode)  # fmt: skip
     checks = check_all(run.phases, findings, args)
+    return _write(run, checks)
+
+
+def _write(run: Run, checks: list[Check]) -> ReliabilityOutcome:
+    out, mode = run.args.out, run.args.mode
     text = markdown(run, checks)
-    args.out.mkdir(parents=True, exist_ok=True)
-    report = json.dumps(report_json(run, checks), indent=2)
-    (args.out / f"reliability-{args.mode}.json").write_text(report + "\n")
-    (args.out / f"reliability-{args.mode}.md").write_text(text)
-    print(text)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / f"reliability-{mode}.json", out / f"reliability-{mode}.md"]
+    written[0].write_text(json.dumps(report_json(run, checks), indent=2) + "\n")
+    written[1].write_text(text)
     failed = [check for check in checks if check.decides and not check.passed]
-    for check in failed:
-        print(f"FAILED: {check.claim}: {check.detail}", file=sys.stderr)
-    return 1 if failed else 0
+    return ReliabilityOutcome(text, failed, written)
 
 
 # --- small helpers -------------------------------------------------------------------
@@ -421,7 +354,3 @@ def _one_line(result: LoadResult) -> str:
         f"{result.error_counts}, {s['ok_per_s']} ok/s, {s['documents_per_s']} docs/s, "
         f"200 latency {s['latency_ok_ms']}, 429 latency {s['latency_429_ms']}"
     )
-
-
-if __name__ == "__main__":
-    sys.exit(main())
