@@ -10,7 +10,7 @@ import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NoReturn, cast
+from typing import NoReturn
 
 import numpy as np
 import typer
@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from openrerank.cli.eval_print import print_fit, print_report
 from openrerank.cli.evaluate import CalibrateArgs, EvalArgs, ModelArgs, TaskArgs
-from openrerank.config import EngineConfig, ModelConfig
+from openrerank.config import EngineConfig
 from openrerank.engine.model.calibration import Calibration, load_calibration
 from openrerank.errors import RerankError
 from openrerank.eval.calibrate import (
@@ -43,7 +43,7 @@ from openrerank.eval.runner import (
 from openrerank.eval.scorers import LibraryScorer, RemoteError, RemoteScorer, Scorer
 from openrerank.eval.tasks import make_task
 from openrerank.sync import Reranker
-from openrerank.types import BackendName, DocumentOptions, Precision
+from openrerank.types import DocumentOptions
 
 _ERRORS = (RerankError, DatasetError, RemoteError, OSError, ValueError)
 
@@ -127,13 +127,7 @@ def _document_options(max_chunks_per_doc: int | None) -> DocumentOptions:
 
 @contextmanager
 def _reranker(args: ModelArgs) -> Iterator[Reranker]:
-    config = ModelConfig(
-        name=args.model,
-        backend=cast(BackendName, args.backend),
-        precision=cast(Precision, args.precision),
-        device=args.device,
-    )
-    with Reranker.from_config(EngineConfig(model=config)) as reranker:
+    with Reranker.from_config(EngineConfig(model=args.config)) as reranker:
         yield reranker
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from openrerank.cli.choices import AUTO, FP32, BackendChoice, PrecisionChoice
 from openrerank.cli.extras import needs_extra
-from openrerank.config import DEFAULT_MODEL
+from openrerank.cli.settings import MODEL_OPTIONS, model_config, with_options
+from openrerank.config import DEFAULT_MODEL, ModelConfig
 from openrerank.eval.defaults import DEFAULT_EVAL_MEASURES
 
 ModelOption = Annotated[
@@ -47,11 +47,6 @@ SplitOption = Annotated[str, typer.Option(help="qrels/<split>.tsv to judge with.
 LanguageOption = Annotated[
     str, typer.Option(help="Built-in BM25 tokenizer language (en, de, zh, ...).")
 ]
-BackendOption = Annotated[BackendChoice, typer.Option(help="Runtime; auto = onnx on CPU.")]
-PrecisionOption = Annotated[
-    PrecisionChoice, typer.Option(help="int8 needs onnx; fp16/bf16 need torch.")
-]
-DeviceOption = Annotated[str, typer.Option(help="cpu or cuda[:N].")]
 ChunksOption = Annotated[
     int | None,
     typer.Option(
@@ -77,13 +72,19 @@ class TaskArgs:
 
 @dataclass(frozen=True)
 class ModelArgs:
-    """The flags that pick the reranker the library runs."""
+    """The flags that pick the reranker the library runs.
 
-    model: str
-    backend: str
-    precision: str
-    device: str
+    Attributes:
+        config: the model and how it runs (the shared model options).
+        max_chunks_per_doc: windows scored per long document.
+    """
+
+    config: ModelConfig
     max_chunks_per_doc: int | None
+
+    @property
+    def model(self) -> str:
+        return self.config.name
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class CalibrateArgs:
 
 
 @needs_extra("eval", "eval")
+@with_options(MODEL_OPTIONS)
 def evaluate(  # noqa: PLR0913 - each flag is one documented option
     dataset: DatasetOption,
     model: ModelOption = DEFAULT_MODEL,
@@ -136,9 +138,6 @@ def evaluate(  # noqa: PLR0913 - each flag is one documented option
     concurrency: Annotated[
         int, typer.Option(min=1, help="Queries in flight at once (useful with --url).")
     ] = 1,
-    backend: BackendOption = AUTO,
-    precision: PrecisionOption = FP32,
-    device: DeviceOption = "cpu",
     max_chunks_per_doc: ChunksOption = None,
     calibration: Annotated[
         Path | None,
@@ -149,6 +148,7 @@ def evaluate(  # noqa: PLR0913 - each flag is one documented option
     save_run: Annotated[
         Path | None, typer.Option(help="Write the reranked run (TREC format, scores).")
     ] = None,
+    **settings: Any,
 ) -> None:
     """Measure a reranker on judged data: first stage vs reranked (nDCG@10, MRR@10,
     Recall@10/100, MAP), per-query deltas, and how reliable its scores are."""
@@ -163,12 +163,13 @@ def evaluate(  # noqa: PLR0913 - each flag is one documented option
 
     run_evaluate(
         TaskArgs(dataset, run, k, max_queries, rel, split, language, metrics),
-        ModelArgs(model, backend.value, precision.value, device, max_chunks_per_doc),
+        ModelArgs(model_config(model, settings), max_chunks_per_doc),
         EvalArgs(url, api_key, concurrency, calibration, json_output, plot, save_run),
     )
 
 
 @needs_extra("calibrate", "eval")
+@with_options(MODEL_OPTIONS)
 def calibrate(  # noqa: PLR0913 - each flag is one documented option
     dataset: DatasetOption,
     model: ModelOption = DEFAULT_MODEL,
@@ -188,11 +189,9 @@ def calibrate(  # noqa: PLR0913 - each flag is one documented option
     out: Annotated[Path, typer.Option(help="Where to write the calibration file.")] = Path(
         "calibration.json"
     ),
-    backend: BackendOption = AUTO,
-    precision: PrecisionOption = FP32,
-    device: DeviceOption = "cpu",
     max_chunks_per_doc: ChunksOption = None,
     json_output: JsonOption = False,
+    **settings: Any,
 ) -> None:
     """Fit a map from the model's raw score to P(relevant) (Platt or isotonic, chosen by
     cross-validated log-loss) and write it for `openrerank serve --calibration`."""
@@ -200,6 +199,6 @@ def calibrate(  # noqa: PLR0913 - each flag is one documented option
 
     run_calibrate(
         TaskArgs(dataset, run, k, max_queries, rel, split, language),
-        ModelArgs(model, backend.value, precision.value, device, max_chunks_per_doc),
+        ModelArgs(model_config(model, settings), max_chunks_per_doc),
         CalibrateArgs(held_out, seed, out, json_output),
     )

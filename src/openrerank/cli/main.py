@@ -7,7 +7,7 @@ import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,16 +15,16 @@ from rich.table import Table
 
 from openrerank._version import __version__
 from openrerank.cli.bench import bench_app
-from openrerank.cli.choices import AUTO, FP32, BackendChoice, PrecisionChoice
 from openrerank.cli.documents import DocumentFileError, parse_documents
 from openrerank.cli.evaluate import calibrate, evaluate
 from openrerank.cli.extras import MISSING_EXTRA_EXIT
 from openrerank.cli.serve import serve
-from openrerank.config import DEFAULT_MODEL, EngineConfig, ModelConfig
+from openrerank.cli.settings import MODEL_OPTIONS, model_config, with_options
+from openrerank.config import DEFAULT_MODEL, EngineConfig
 from openrerank.errors import BackendUnavailableError, InvalidInputError, RerankError
 
 if TYPE_CHECKING:
-    from openrerank.types import BackendName, Precision, RankResult
+    from openrerank.types import RankResult
 
 app = typer.Typer(
     help="Self-hosted, Cohere-compatible reranking with open cross-encoders.",
@@ -67,7 +67,8 @@ def root(
 
 
 @app.command()
-def rank(  # noqa: PLR0913 - each flag is one documented option
+@with_options(MODEL_OPTIONS)
+def rank(
     query: Annotated[str, typer.Option("--query", "-q", help="The search query.")],
     model: Annotated[
         str,
@@ -80,20 +81,13 @@ def rank(  # noqa: PLR0913 - each flag is one documented option
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = (
         OutputFormat.table
     ),
-    backend: Annotated[BackendChoice, typer.Option(help="Runtime; auto = onnx on CPU.")] = AUTO,
-    precision: Annotated[
-        PrecisionChoice, typer.Option(help="int8 needs onnx; fp16/bf16 need torch.")
-    ] = FP32,
-    device: Annotated[str, typer.Option(help="cpu or cuda[:N].")] = "cpu",
-    max_length: Annotated[int | None, typer.Option(help="Tokens per pair.")] = None,
-    revision: Annotated[str | None, typer.Option(help="Pinned hub revision.")] = None,
-    threads: Annotated[int | None, typer.Option(help="Model threads; default all cores.")] = None,
     max_tokens_per_doc: Annotated[
         int | None, typer.Option(min=1, help="Tokens of each document scored (default 4096).")
     ] = None,
     max_chunks_per_doc: Annotated[
         int | None, typer.Option(min=1, help="Windows per long document; 1 = truncate.")
     ] = None,
+    **settings: Any,
 ) -> None:
     """Rank documents against a query and print them, best first.
 
@@ -103,15 +97,7 @@ def rank(  # noqa: PLR0913 - each flag is one documented option
 
     try:
         texts = _read_documents(documents)
-        config = ModelConfig(
-            name=model,
-            revision=revision,
-            backend=cast("BackendName", backend.value),
-            precision=cast("Precision", precision.value),
-            device=device,
-            max_length=max_length,
-            threads=threads,
-        )
+        config = model_config(model, settings)
         with Reranker.from_config(EngineConfig(model=config)) as reranker:
             results = reranker.rank(
                 query,

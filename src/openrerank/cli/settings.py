@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal, TypeVar, cast
 
 import typer
 
-from openrerank.config import BACKENDS, PRECISIONS, SETTING, Setting
+from openrerank.config import BACKENDS, PRECISIONS, SETTING, ModelConfig, Setting
 
 ENV_PREFIX = "OPENRERANK_"
 # The Literal aliases config.py imports only for type checking, resolved without
@@ -256,3 +256,16 @@ def _without_none(hint: Any) -> Any:
         if len(rest) == 1:
             return rest[0]
     return hint
+
+
+MODEL_OPTIONS: tuple[Option, ...] = options(
+    ModelConfig,
+    only=("revision", "backend", "precision", "device", "max_length", "threads", "activation"),
+)
+"""The options that pick how one model runs, shared by every command that loads one
+(``rank``, ``eval``, ``calibrate``, ``bench http-latency``, and what comes next)."""
+
+
+def model_config(name: str, settings: Mapping[str, Any]) -> ModelConfig:
+    """The model ``name`` run as the :data:`MODEL_OPTIONS` in ``settings`` say."""
+    return ModelConfig(name=name, **values_for(ModelConfig, MODEL_OPTIONS, settings))
