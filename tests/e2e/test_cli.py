@@ -80,3 +80,20 @@ def test_cli_console_script_runs_as_a_module(tiny_model_dir: Path) -> None:
     command = [sys.executable, "-c", "from openrerank.cli.main import main; main()", "--version"]
     completed = subprocess.run(command, capture_output=True, text=True, check=True)
     assert completed.stdout.strip() == f"openrerank {__version__}"
+
+
+def test_cli_rank_the_readme_example_file_ranks_as_the_library(reference_model_dir: Path) -> None:
+    """The README's `rank` example: examples/documents.jsonl, best first."""
+    from openrerank import Reranker
+
+    example = Path(__file__).parents[2] / "examples" / "documents.jsonl"
+    query = "How do I reset my password?"
+    args = ["rank", "--model", str(reference_model_dir), "--backend", "torch", "-q", query]
+    result = runner.invoke(app, [*args, "--documents", str(example), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["results"]
+    texts = [json.loads(line)["text"] for line in example.read_text().splitlines()]
+    with Reranker(str(reference_model_dir), backend="torch") as reranker:
+        expected = reranker.rank(query, texts)
+    assert [row["index"] for row in rows] == [r.index for r in expected]
+    assert "password" in rows[0]["document"] and "reset" in rows[0]["document"]

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from openrerank.eval.calibrate import CalibrationFit, ReliabilityCheck, ScoreReliability
-from openrerank.eval.calibration import Reliability, ThresholdRow
+from openrerank.eval.fitting import Reliability, ThresholdRow
 from openrerank.eval.runner import EvalReport
 
 

@@ -29,9 +29,9 @@ from openrerank.eval.calibrate import (
     judged_pairs,
     model_probability,
 )
-from openrerank.eval.calibration import reliability, threshold_table
 from openrerank.eval.datasets import DatasetError
 from openrerank.eval.defaults import DEFAULT_EVAL_MEASURES
+from openrerank.eval.fitting import reliability, threshold_table
 from openrerank.eval.plot import plot_deltas
 from openrerank.eval.runner import (
     EvalTask,

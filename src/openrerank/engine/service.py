@@ -243,15 +243,15 @@ class RerankService:
         totals, scheduler, past = self._totals, self._scheduler, self._past_scheduler_counts
         cache = scheduler.cache if scheduler else None
         return ServiceStats(
-            self._requests,
-            totals.documents,
-            totals.pairs,
-            totals.tokens,
-            scheduler.queued_pairs if scheduler else 0,
-            cache.hits if cache else 0,
-            cache.misses if cache else 0,
-            past[0] + (scheduler.dropped_pairs if scheduler else 0),
-            past[1] + (scheduler.failed_batches if scheduler else 0),
+            requests=self._requests,
+            documents=totals.documents,
+            pairs=totals.pairs,
+            tokens=totals.tokens,
+            queued_pairs=scheduler.queued_pairs if scheduler else 0,
+            cache_hits=cache.hits if cache else 0,
+            cache_misses=cache.misses if cache else 0,
+            dropped_pairs=past[0] + (scheduler.dropped_pairs if scheduler else 0),
+            failed_batches=past[1] + (scheduler.failed_batches if scheduler else 0),
         )
 
     @property

@@ -19,7 +19,7 @@ import numpy as np
 from openrerank._version import __version__
 from openrerank.engine.model.activation import sigmoid
 from openrerank.engine.model.calibration import Calibration
-from openrerank.eval.calibration import (
+from openrerank.eval.fitting import (
     Choice,
     Judged,
     Reliability,

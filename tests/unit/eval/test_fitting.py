@@ -1,4 +1,4 @@
-"""Tests for openrerank.eval.calibration, against direct formulas and brute-force loops."""
+"""Tests for openrerank.eval.fitting, against direct formulas and brute-force loops."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy.typing as npt
 import pytest
 
 from openrerank.engine.model.calibration import Calibration
-from openrerank.eval.calibration import (
+from openrerank.eval.fitting import (
     DEFAULT_THRESHOLDS,
     PROBABILITY_CLIP,
     Judged,
