@@ -26,7 +26,7 @@ COHERE_511 := cohere==5.11.4
 NPM_CLIENTS := .npm-clients
 NPM_COHERE := cohere-ai@8.1.0
 
-.PHONY: serve test quality install-matrix lint typecheck layers unit bench clean
+.PHONY: serve test quality install-matrix lint typecheck layers unit integration suite bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,13 +53,30 @@ typecheck: $(VENV)/.dev-installed
 layers: $(VENV)/.dev-installed
 	$(BIN)/lint-imports
 
-unit: $(VENV)/.dev-installed $(SDK_VENV)/.installed $(CLIENTS_VENV)/.installed \
-		$(COHERE_511_VENV)/.installed $(NPM_CLIENTS)/.installed
-	OPENRERANK_COHERE_SDK_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python \
+# The client environments the end-to-end tests drive (tests/e2e), and where they are.
+CLIENT_VENVS := $(SDK_VENV)/.installed $(CLIENTS_VENV)/.installed $(COHERE_511_VENV)/.installed \
+	$(NPM_CLIENTS)/.installed
+CLIENT_ENV = OPENRERANK_COHERE_SDK_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python \
 	OPENRERANK_CLIENTS_PYTHON=$(CURDIR)/$(CLIENTS_VENV)/bin/python \
 	OPENRERANK_COHERE_511_PYTHON=$(CURDIR)/$(COHERE_511_VENV)/bin/python \
-	OPENRERANK_NPM_CLIENTS=$(if $(wildcard $(NPM_CLIENTS)/.installed),$(CURDIR)/$(NPM_CLIENTS)) \
-		$(BIN)/pytest tests -m "not quality" --durations=15
+	OPENRERANK_NPM_CLIENTS=$(if $(wildcard $(NPM_CLIENTS)/.installed),$(CURDIR)/$(NPM_CLIENTS))
+
+# `make unit`: tests/unit only, which is pure (no subprocess, socket, real server, export of
+# the reference model or client venv); the quick check while editing.
+unit: $(VENV)/.dev-installed
+	$(BIN)/pytest tests/unit
+
+# `make integration`: every other non-quality test (tests/integration, tests/e2e and the
+# default-suite checks of tests/quality), with the client venvs.
+integration: $(VENV)/.dev-installed $(CLIENT_VENVS)
+	$(CLIENT_ENV) $(BIN)/pytest tests/integration tests/e2e tests/quality -m "not quality" \
+		--durations=15
+
+# `make suite`: every non-quality test in one pytest process, so that the session fixtures
+# (the reference model's ONNX export, the shared reference server) are made once; two
+# runs (`unit` then `integration`) would only add the second start-up.
+suite: $(VENV)/.dev-installed $(CLIENT_VENVS)
+	$(CLIENT_ENV) $(BIN)/pytest tests -m "not quality" --durations=15
 
 $(SDK_VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(SDK_VENV)
@@ -89,7 +106,7 @@ $(NPM_CLIENTS)/.installed: Makefile
 
 # `make test` is CI's suite; the full-collection quality runs (each backend and precision
 # over all of SciFact, ~20 minutes each on 2 cores) are `make quality`.
-test: lint typecheck layers unit
+test: lint typecheck layers suite
 
 quality: $(VENV)/.dev-installed
 	HF_HUB_OFFLINE=$${HF_HUB_OFFLINE:-1} HF_HUB_CACHE=$${HF_HUB_CACHE:-$(CURDIR)/../shared/hf-cache} \

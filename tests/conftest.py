@@ -1,4 +1,5 @@
-"""Shared fixtures: the offline Hugging Face cache and the ../shared folder.
+"""Shared fixtures: the offline Hugging Face cache, the ../shared folder, tiny models and
+the session's one ONNX export of the reference model.
 
 Tests never download anything: the hub is switched off before any library reads
 its settings, and the cache points at ``../shared/hf-cache`` unless the caller
@@ -39,6 +40,28 @@ def reference_model_dir() -> Path:
     """The snapshot folder of the real reference cross-encoder in ../shared/hf-cache."""
     snapshots = require_shared("hf-cache/models--openrerank--minilm-l6-scifact-ce/snapshots")
     return next(p for p in sorted(snapshots.iterdir()) if p.is_dir())
+
+
+@pytest.fixture(scope="session")
+def reference_onnx_cache(
+    reference_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """An ONNX cache folder (``cache_dir``, ``OPENRERANK_CACHE``) holding the reference
+    model's export, made once per session.
+
+    Every library, CLI run and real server on the reference model in the session points
+    its cache here, so none exports the model again (a fresh folder, not the caller's
+    ``OPENRERANK_CACHE``: what the tests read is what this session wrote). Tests may add
+    files (an int8 quantization) but must not remove or damage the export.
+    """
+    from openrerank import EngineConfig, ModelConfig, Reranker
+
+    folder = tmp_path_factory.mktemp("reference-onnx-cache")
+    config = EngineConfig(model=ModelConfig(name=REFERENCE_MODEL, cache_dir=folder))
+    with Reranker.from_config(config) as reranker:
+        assert reranker.info.backend == "onnx", reranker.info
+        assert reranker.info.revision == reference_model_dir.name, reranker.info
+    return folder
 
 
 @pytest.fixture(scope="session")

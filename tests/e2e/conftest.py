@@ -1,16 +1,22 @@
-"""Fixtures for the HTTP server tests: apps over FakeBackend services, and their clients.
+"""Fixtures for the HTTP server tests: in-process apps over FakeBackend services, and real
+``openrerank serve`` processes on the reference model.
 
-``build_app`` makes an app that is not started (for tests that drive the ASGI app
-themselves); ``start`` enters a ``TestClient`` so the lifespan starts the catalog;
-``make_server`` does both. Everything is closed at the end of the test. For the tests of
-real servers on the reference model: one ONNX export folder for the session, and the
-SciFact query with its candidates.
+In-process (no socket, no subprocess): ``build_app`` makes an app that is not started (for
+tests that drive the ASGI app themselves); ``start`` enters a ``TestClient`` so the
+lifespan starts the catalog; ``make_in_process_app`` does both, and ``in_process_app`` is
+one with default limits. Everything is closed at the end of the test.
+
+Real processes (:mod:`e2e.server_process`): ``reference_server`` is one server on the
+reference model for the whole session, for the tests that only send it requests;
+``start_reference_server(*flags)`` starts another one, for tests that need other flags.
+Both read the session's one ONNX export (``reference_onnx_cache``). Tests that stop, drain
+or break a server start their own. ``scifact`` is the SciFact query with its candidates.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from e2e.scifact_oracle import SciFact
+from e2e.server_process import REFERENCE_API_KEY, ServerProcess, serve_reference
 from openrerank.config import BatchingConfig, EngineConfig, HttpConfig, ModelConfig
 from openrerank.engine.backends.fake import FakeBackend
 from openrerank.engine.catalog import ModelCatalog
@@ -59,8 +66,8 @@ class Served:
 
 
 @dataclass
-class Server(Served):
-    """A started :class:`Served` and the client that talks to it."""
+class InProcessApp(Served):
+    """A started :class:`Served` and the in-process ``TestClient`` that talks to it."""
 
     client: TestClient
 
@@ -69,6 +76,12 @@ class Server(Served):
         response = self.client.post("/v2/rerank", json=rerank_body(), headers=headers)
         assert response.status_code == 200, response.text
         assert response.json()["results"][0]["index"] == 0
+
+
+class StartReferenceServer(Protocol):
+    def __call__(
+        self, *flags: str, api_key: str | None = ...
+    ) -> AbstractContextManager[ServerProcess]: ...
 
 
 class BuildApp(Protocol):
@@ -84,7 +97,7 @@ class BuildApp(Protocol):
     ) -> Served: ...
 
 
-class MakeServer(Protocol):
+class MakeInProcessApp(Protocol):
     def __call__(
         self,
         *,
@@ -94,7 +107,7 @@ class MakeServer(Protocol):
         max_queued_pairs: int | None = ...,
         max_document_chars: int = ...,
         batching: BatchingConfig | None = ...,
-    ) -> Server: ...
+    ) -> InProcessApp: ...
 
 
 @pytest.fixture
@@ -147,28 +160,51 @@ def start() -> Iterator[Callable[[FastAPI], TestClient]]:
 
 
 @pytest.fixture
-def make_server(build_app: BuildApp, start: Callable[[FastAPI], TestClient]) -> MakeServer:
-    """``factory(...)``: a started :class:`Server` (same arguments as ``build_app``)."""
+def make_in_process_app(
+    build_app: BuildApp, start: Callable[[FastAPI], TestClient]
+) -> MakeInProcessApp:
+    """``factory(...)``: a started :class:`InProcessApp` (same arguments as ``build_app``)."""
 
-    def factory(**kwargs: Any) -> Server:
+    def factory(**kwargs: Any) -> InProcessApp:
         served = build_app(**kwargs)
         client = start(served.app)
-        return Server(served.app, served.catalog, served.service, served.backend, client)
+        return InProcessApp(served.app, served.catalog, served.service, served.backend, client)
 
     return factory
 
 
 @pytest.fixture
-def server(make_server: MakeServer) -> Server:
-    """A started server with default limits and no API keys."""
-    return make_server()
+def in_process_app(make_in_process_app: MakeInProcessApp) -> InProcessApp:
+    """A started in-process app with default limits and no API keys."""
+    return make_in_process_app()
 
 
 @pytest.fixture(scope="session")
-def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One export folder for every real server and library of the session, so the
-    reference model is exported once."""
-    return tmp_path_factory.mktemp("openrerank-cache")
+def start_reference_server(
+    reference_onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> StartReferenceServer:
+    """``with start_reference_server(*flags, api_key=...) as process:`` a ready ``openrerank
+    serve --model <reference> [--api-key KEY] <flags>`` of its own, over the session's
+    ONNX export; the key defaults to :data:`REFERENCE_API_KEY` (``None``: no key)."""
+
+    def factory(
+        *flags: str, api_key: str | None = REFERENCE_API_KEY
+    ) -> AbstractContextManager[ServerProcess]:
+        log_dir = tmp_path_factory.mktemp("server")
+        return serve_reference(
+            flags, onnx_cache=reference_onnx_cache, log_dir=log_dir, api_key=api_key
+        )
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def reference_server(start_reference_server: StartReferenceServer) -> Iterator[ServerProcess]:
+    """The session's real ``openrerank serve --model <reference> --api-key
+    REFERENCE_API_KEY``, default settings otherwise, shared by every module that only sends
+    it requests (never one that stops, drains, reconfigures or breaks it)."""
+    with start_reference_server() as process:
+        yield process
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,9 @@ The server runs the console entry point with this interpreter, on a free port, w
 its log in a file (never a pipe, which a chatty server could fill and block on).
 Startup polls ``GET /ready``; a server that exits or never gets ready fails the test
 with its log. :meth:`ServerProcess.stop` always ends it: SIGTERM, then SIGKILL.
+:func:`serve_reference` starts one on the reference model, over a given ONNX cache: the
+one way the tests start a reference server (``tests/e2e/conftest.py`` shares one for the
+session, and hands out the factory for servers that need other flags).
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 import pytest
 
+from conftest import REFERENCE_MODEL
 from openrerank.bench.process import free_port
 
 READY_TIMEOUT_S = 120.0
@@ -27,6 +32,8 @@ STOP_TIMEOUT_S = 15.0
 POLL_INTERVAL_S = 0.25
 LOG_TAIL_CHARS = 6_000
 ENTRY_POINT = "from openrerank.cli.main import main; main()"
+# The bearer key of the session's shared reference server (``reference_server``).
+REFERENCE_API_KEY = "test-key"
 
 
 class ServerProcess:
@@ -140,3 +147,19 @@ def server_env(*, hf_cache: str, openrerank_cache: Path) -> dict[str, str]:
         TOKENIZERS_PARALLELISM="false",
     )
     return env
+
+
+@contextmanager
+def serve_reference(
+    flags: Sequence[str], *, onnx_cache: Path, log_dir: Path, api_key: str | None
+) -> Iterator[ServerProcess]:
+    """A ready ``openrerank serve --model <reference> [--api-key KEY] <flags>``.
+
+    The model comes from ``$HF_HUB_CACHE`` (../shared/hf-cache), its ONNX file from
+    ``onnx_cache``; the log is ``log_dir/serve.log``. The process ends when the block does.
+    """
+    env = server_env(hf_cache=os.environ["HF_HUB_CACHE"], openrerank_cache=onnx_cache)
+    args = ["--model", REFERENCE_MODEL, *(["--api-key", api_key] if api_key else []), *flags]
+    with ServerProcess(args, env=env, log_path=log_dir / "serve.log", api_key=api_key) as process:
+        process.wait_ready()
+        yield process

@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import REFERENCE_MODEL
+from e2e.conftest import StartReferenceServer
 from e2e.server_process import ENTRY_POINT, ServerProcess, server_env
 from openrerank import Reranker
 from openrerank.bench.process import free_port
@@ -38,13 +39,8 @@ DOCUMENTS = [
 
 
 @pytest.fixture(scope="module")
-def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return Path(os.environ.get("OPENRERANK_CACHE") or tmp_path_factory.mktemp("openrerank-cache"))
-
-
-@pytest.fixture(scope="module")
 def fitted(
-    scifact_dir: Path, onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory
+    scifact_dir: Path, reference_onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[dict[str, Any], Path]:
     out = tmp_path_factory.mktemp("calibration") / "scifact.json"
     result = CliRunner().invoke(
@@ -54,7 +50,7 @@ def fitted(
             *("--k", "20", "--max-queries", "120", "--max-chunks-per-doc", "1"),
             *("--out", str(out), "--json"),
         ],
-        env={"OPENRERANK_CACHE": str(onnx_cache)},
+        env={"OPENRERANK_CACHE": str(reference_onnx_cache)},
     )
     assert result.exit_code == 0, result.output
     report: dict[str, Any] = json.loads(result.stdout)
@@ -91,17 +87,20 @@ def test_calibrate_fits_on_some_queries_and_reports_on_the_others(
 
 
 @pytest.fixture(scope="module")
-def raw_scores(onnx_cache: Path) -> np.ndarray[Any, Any]:
-    config = EngineConfig(model=ModelConfig(name=REFERENCE_MODEL, cache_dir=onnx_cache))
+def raw_scores(reference_onnx_cache: Path) -> np.ndarray[Any, Any]:
+    config = EngineConfig(model=ModelConfig(name=REFERENCE_MODEL, cache_dir=reference_onnx_cache))
     with Reranker.from_config(config) as reranker:
         return reranker.score(QUERY, DOCUMENTS, raw=True).astype(np.float64)
 
 
 def test_the_library_serves_the_calibrated_probability(
-    fitted: tuple[dict[str, Any], Path], raw_scores: np.ndarray[Any, Any]
+    fitted: tuple[dict[str, Any], Path],
+    raw_scores: np.ndarray[Any, Any],
+    reference_onnx_cache: Path,
 ) -> None:
     _, path = fitted
-    with Reranker(REFERENCE_MODEL, calibration=path) as reranker:
+    model = ModelConfig(name=REFERENCE_MODEL, cache_dir=reference_onnx_cache, calibration=path)
+    with Reranker.from_config(EngineConfig(model=model)) as reranker:
         scores = reranker.score(QUERY, DOCUMENTS)
         raw = reranker.score(QUERY, DOCUMENTS, raw=True)
     assert raw.tolist() == pytest.approx(raw_scores.tolist(), abs=1e-5)
@@ -112,14 +111,10 @@ def test_the_library_serves_the_calibrated_probability(
 
 @pytest.fixture(scope="module")
 def calibrated_server(
-    fitted: tuple[dict[str, Any], Path], onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory
+    fitted: tuple[dict[str, Any], Path], start_reference_server: StartReferenceServer
 ) -> Iterator[ServerProcess]:
     _, path = fitted
-    env = server_env(hf_cache=os.environ["HF_HUB_CACHE"], openrerank_cache=onnx_cache)
-    log_path = tmp_path_factory.mktemp("server") / "serve.log"
-    args = ["--model", REFERENCE_MODEL, "--calibration", str(path)]
-    with ServerProcess(args, env=env, log_path=log_path) as process:
-        process.wait_ready()
+    with start_reference_server("--calibration", str(path), api_key=None) as process:
         yield process
 
 
@@ -141,14 +136,14 @@ def test_the_server_serves_the_calibrated_probability_in_the_models_order(
 
 
 def test_serve_refuses_a_calibration_fitted_on_another_revision(
-    fitted: tuple[dict[str, Any], Path], onnx_cache: Path, tmp_path: Path
+    fitted: tuple[dict[str, Any], Path], reference_onnx_cache: Path, tmp_path: Path
 ) -> None:
     _, path = fitted
     data = json.loads(path.read_text())
     data["revision"] = "0" * 40
     other = tmp_path / "other-revision.json"
     other.write_text(json.dumps(data))
-    env = server_env(hf_cache=os.environ["HF_HUB_CACHE"], openrerank_cache=onnx_cache)
+    env = server_env(hf_cache=os.environ["HF_HUB_CACHE"], openrerank_cache=reference_onnx_cache)
     command = [sys.executable, "-c", ENTRY_POINT, "serve", "--port", str(free_port())]
     command += ["--model", REFERENCE_MODEL, "--calibration", str(other)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)

@@ -6,14 +6,14 @@ cohere-haystack's ``CohereRanker``, cohere-python 5.11 (the v2 parameters of its
 the npm ``cohere-ai`` client each run in their own environment (``make test`` builds
 them, pinned) and call the server as their users do; every score must equal the in-process
 library's on the same input. Cohere-style routes score a document as its best window,
-TEI's route as its first window (``max_chunks_per_doc=1``). One server answers
-``/rerank`` as vLLM does, a second as infinity does (``--rerank-compat infinity``): the
-two servers' clients read ``document`` in different shapes from the same body.
+TEI's route as its first window (``max_chunks_per_doc=1``). One server (the
+session's ``reference_server``) answers ``/rerank`` as vLLM does, a second as infinity
+does (``--rerank-compat infinity``): the two servers' clients read ``document`` in
+different shapes from the same body.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,11 +23,12 @@ import pytest
 
 from conftest import REFERENCE_MODEL
 from e2e.client_scripts import configured, run_script
+from e2e.conftest import StartReferenceServer
 from e2e.scifact_oracle import Library, Ranking, SciFact, assert_same_ranking
-from e2e.server_process import ServerProcess, server_env
+from e2e.server_process import REFERENCE_API_KEY, ServerProcess
 from openrerank import EngineConfig, ModelConfig, Reranker
 
-API_KEY = "clients-key"
+API_KEY = REFERENCE_API_KEY
 TOP_N = 5
 COHERE_NAME = "rerank-v3.5"  # an alias of the default model, as Cohere clients send
 VERSIONS = {"litellm": "1.110.2", "rerankers": "0.10.0", "cohere-haystack": "11.0.0"}
@@ -41,36 +42,21 @@ Answers = dict[str, dict[str, Any]]
 # --- servers and oracle -------------------------------------------------------------
 
 
-def _serve(
-    extra: list[str], cache: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    env = server_env(hf_cache=os.environ["HF_HUB_CACHE"], openrerank_cache=cache)
-    log_path = tmp_path_factory.mktemp("server") / "serve.log"
-    args = ["--model", REFERENCE_MODEL, "--api-key", API_KEY, *extra]
-    with ServerProcess(args, env=env, log_path=log_path, api_key=API_KEY) as process:
-        process.wait_ready()
+@pytest.fixture(scope="module")
+def vllm_server(reference_server: ServerProcess) -> ServerProcess:
+    """The session's reference server: it answers ``/rerank`` as vLLM does (the default)."""
+    return reference_server
+
+
+@pytest.fixture(scope="module")
+def infinity_server(start_reference_server: StartReferenceServer) -> Iterator[ServerProcess]:
+    with start_reference_server("--rerank-compat", "infinity") as process:
         yield process
 
 
 @pytest.fixture(scope="module")
-def vllm_server(
-    reference_model_dir: Path, onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    assert reference_model_dir.is_dir()
-    yield from _serve([], onnx_cache, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def infinity_server(
-    vllm_server: ServerProcess, onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    # After the first server, so that it reuses the ONNX file that one exported.
-    yield from _serve(["--rerank-compat", "infinity"], onnx_cache, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def library(vllm_server: ServerProcess, onnx_cache: Path) -> Iterator[Library]:
-    config = EngineConfig(model=ModelConfig(name=REFERENCE_MODEL, cache_dir=onnx_cache))
+def library(reference_onnx_cache: Path) -> Iterator[Library]:
+    config = EngineConfig(model=ModelConfig(name=REFERENCE_MODEL, cache_dir=reference_onnx_cache))
     with Reranker.from_config(config) as reranker:
         yield Library(reranker)
 

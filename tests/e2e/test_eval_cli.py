@@ -8,8 +8,6 @@ evaluates a running server exactly as it evaluates the library.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import REFERENCE_MODEL, require_shared
-from e2e.server_process import ServerProcess, server_env
+from e2e.server_process import REFERENCE_API_KEY, ServerProcess
 from openrerank.cli.main import app
 from openrerank.eval.datasets import load_beir, load_run
 from openrerank.eval.measures import evaluate, per_query, ranking_to_run
@@ -28,11 +26,6 @@ PRINTED = 5e-5
 # Our ONNX Runtime scores vs the sentence-transformers run behind the README: scores
 # differ by ~1e-6, which can swap near-tied candidates and move a mean slightly.
 BACKEND_TOLERANCE = 0.002
-
-
-@pytest.fixture(scope="module")
-def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return Path(os.environ.get("OPENRERANK_CACHE") or tmp_path_factory.mktemp("openrerank-cache"))
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +45,11 @@ def run_eval(onnx_cache: Path, *args: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def dl19(
-    dl19_dir: Path, onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory
+    dl19_dir: Path, reference_onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[dict[str, Any], Path]:
     out = tmp_path_factory.mktemp("eval-dl19")
     report = run_eval(
-        onnx_cache,
+        reference_onnx_cache,
         *("--model", REFERENCE_MODEL, "--dataset", str(dl19_dir)),
         *("--run", str(dl19_dir / "run" / "bm25_top100.tsv"), "--max-chunks-per-doc", "1"),
         *("--plot", str(out / "deltas.png"), "--save-run", str(out / "run.trec")),
@@ -121,12 +114,12 @@ def test_the_saved_run_and_per_query_figures_agree_with_the_report(
 
 
 def test_the_built_in_bm25_first_stage_matches_the_shared_run(
-    scifact_dir: Path, onnx_cache: Path
+    scifact_dir: Path, reference_onnx_cache: Path
 ) -> None:
     # The shared SciFact run was made with bm25s (Lucene BM25, stemming); the built-in
     # first stage must give the same top 10 for the same queries.
     report = run_eval(
-        onnx_cache,
+        reference_onnx_cache,
         *("--model", REFERENCE_MODEL, "--dataset", str(scifact_dir)),
         *("--k", "10", "--max-queries", "20", "--max-chunks-per-doc", "1"),
     )
@@ -141,29 +134,21 @@ def test_the_built_in_bm25_first_stage_matches_the_shared_run(
         assert report["measures"][measure]["first_stage"] == pytest.approx(value, abs=1e-12)
 
 
-@pytest.fixture(scope="module")
-def server(
-    reference_model_dir: Path, onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    assert reference_model_dir.is_dir()
-    env = server_env(hf_cache=os.environ["HF_HUB_CACHE"], openrerank_cache=onnx_cache)
-    log_path = tmp_path_factory.mktemp("server") / "serve.log"
-    with ServerProcess(["--model", REFERENCE_MODEL], env=env, log_path=log_path) as process:
-        process.wait_ready()
-        yield process
-
-
 def test_evaluating_a_server_gives_the_library_figures(
-    server: ServerProcess, dl19_dir: Path, onnx_cache: Path
+    reference_server: ServerProcess, dl19_dir: Path, reference_onnx_cache: Path
 ) -> None:
     common = (
         *("--model", REFERENCE_MODEL, "--dataset", str(dl19_dir)),
         *("--run", str(dl19_dir / "run" / "bm25_top100.tsv"), "--max-queries", "6"),
         *("--k", "30", "--max-chunks-per-doc", "1"),
     )
-    library = run_eval(onnx_cache, *common)
-    remote = run_eval(onnx_cache, *common, "--url", server.url, "--concurrency", "3")
-    assert remote["reranker"] == f"{REFERENCE_MODEL} at {server.url}"
+    library = run_eval(reference_onnx_cache, *common)
+    remote = run_eval(
+        reference_onnx_cache,
+        *common,
+        *("--url", reference_server.url, "--api-key", REFERENCE_API_KEY, "--concurrency", "3"),
+    )
+    assert remote["reranker"] == f"{REFERENCE_MODEL} at {reference_server.url}"
     assert remote["pairs"] == library["pairs"] == 180
     for measure, values in library["measures"].items():
         assert remote["measures"][measure]["reranked"] == pytest.approx(

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from e2e.conftest import DOCUMENTS, MODEL, QUERY, MakeServer, Server
+from e2e.conftest import DOCUMENTS, MODEL, QUERY, InProcessApp, MakeInProcessApp
 from openrerank.config import HttpConfig
 from openrerank.server.json_body import MAX_DEPTH
 
@@ -50,10 +50,12 @@ class Route:
         return (text[:-1] + (f", {tail}" if tail else "") + "}").encode()
 
     def post(
-        self, server: Server, content: bytes, headers: dict[str, str] | None = None
+        self, in_process_app: InProcessApp, content: bytes, headers: dict[str, str] | None = None
     ) -> httpx.Response:
         """POST raw bytes (as JSON unless ``headers`` says otherwise)."""
-        return server.client.post(self.path, content=content, headers=JSON | (headers or {}))
+        return in_process_app.client.post(
+            self.path, content=content, headers=JSON | (headers or {})
+        )
 
     def results(self, response: httpx.Response) -> list[dict[str, Any]]:
         """The ranked results of a 200 answer, whatever the route's shape."""
@@ -88,11 +90,11 @@ def assert_error(response: httpx.Response, status: int, *fragments: str) -> str:
     return message
 
 
-def assert_still_serves(server: Server, route: Route) -> None:
+def assert_still_serves(in_process_app: InProcessApp, route: Route) -> None:
     """A normal request on ``route`` ranks every document; v2 serves too."""
-    response = route.post(server, route.raw())
+    response = route.post(in_process_app, route.raw())
     assert sorted(result["index"] for result in route.results(response)) == [0, 1, 2]
-    server.assert_still_serves()
+    in_process_app.assert_still_serves()
 
 
 def ranked(route: Route, response: httpx.Response) -> list[tuple[int, float]]:
@@ -130,15 +132,15 @@ TOP_N: list[tuple[str, int, str | int]] = [
     ("literal", "status", "expected"), TOP_N, ids=[case[0][:12] for case in TOP_N]
 )
 def test_top_n_huge_odd_and_non_numbers(
-    server: Server, route: Route, literal: str, status: int, expected: str | int
+    in_process_app: InProcessApp, route: Route, literal: str, status: int, expected: str | int
 ) -> None:
-    response = route.post(server, route.raw(f'"top_n": {literal}'))
+    response = route.post(in_process_app, route.raw(f'"top_n": {literal}'))
     if status == 200:
         assert len(route.results(response)) == expected
     else:
         assert isinstance(expected, str)
         assert_error(response, status, expected)
-    assert_still_serves(server, route)
+    assert_still_serves(in_process_app, route)
 
 
 # (route, raw member, status, fragment)
@@ -162,14 +164,14 @@ OTHER_NUMBERS: list[tuple[Route, str, int, str]] = [
     ids=[f"{case[0].path}-{case[1][:30]}" for case in OTHER_NUMBERS],
 )
 def test_other_numeric_fields_at_their_extremes(
-    server: Server, route: Route, member: str, status: int, fragment: str
+    in_process_app: InProcessApp, route: Route, member: str, status: int, fragment: str
 ) -> None:
-    response = route.post(server, route.raw(member))
+    response = route.post(in_process_app, route.raw(member))
     if status == 200:
         assert len(route.results(response)) == len(DOCUMENTS)
     else:
         assert_error(response, status, fragment)
-    assert_still_serves(server, route)
+    assert_still_serves(in_process_app, route)
 
 
 # --- structure ----------------------------------------------------------------------
@@ -185,10 +187,12 @@ NESTED: dict[str, bytes] = {
 
 @route_params(ROUTES)
 @pytest.mark.parametrize("raw", NESTED.values(), ids=NESTED.keys())
-def test_deeply_nested_json_is_malformed(server: Server, route: Route, raw: bytes) -> None:
-    response = route.post(server, raw)
+def test_deeply_nested_json_is_malformed(
+    in_process_app: InProcessApp, route: Route, raw: bytes
+) -> None:
+    response = route.post(in_process_app, raw)
     assert_error(response, 400, "not valid JSON", f"deeper than {MAX_DEPTH} levels")
-    assert_still_serves(server, route)
+    assert_still_serves(in_process_app, route)
 
 
 def nested_list(depth: int) -> Any:
@@ -199,17 +203,19 @@ def nested_list(depth: int) -> Any:
     return value
 
 
-def test_v1_object_documents_nest_up_to_the_limit_and_come_back_as_sent(server: Server) -> None:
+def test_v1_object_documents_nest_up_to_the_limit_and_come_back_as_sent(
+    in_process_app: InProcessApp,
+) -> None:
     # The body is an object (1), documents an array (2), the document an object (3).
     inside = MAX_DEPTH - 3
     document = {"text": "the quick brown fox", "tree": nested_list(inside)}
     body = V1.body(documents=[document], return_documents=True)
-    results = V1.results(server.client.post(V1.path, json=body))
+    results = V1.results(in_process_app.client.post(V1.path, json=body))
     assert results[0]["document"] == document
     too_deep = V1.body(documents=[{"text": "x", "tree": nested_list(inside + 1)}])
-    response = server.client.post(V1.path, json={**too_deep, "return_documents": True})
+    response = in_process_app.client.post(V1.path, json={**too_deep, "return_documents": True})
     assert_error(response, 400, f"deeper than {MAX_DEPTH} levels")
-    assert_still_serves(server, V1)
+    assert_still_serves(in_process_app, V1)
 
 
 # (name, body shape, status, fragment)
@@ -232,21 +238,21 @@ SHAPES: list[tuple[str, bytes, int, str]] = [
     ("raw", "status", "fragment"), [case[1:] for case in SHAPES], ids=[c[0] for c in SHAPES]
 )
 def test_bodies_that_are_not_a_json_object(
-    server: Server, route: Route, raw: bytes, status: int, fragment: str
+    in_process_app: InProcessApp, route: Route, raw: bytes, status: int, fragment: str
 ) -> None:
-    assert_error(route.post(server, raw), status, fragment)
-    assert_still_serves(server, route)
+    assert_error(route.post(in_process_app, raw), status, fragment)
+    assert_still_serves(in_process_app, route)
 
 
 @route_params(ROUTES)
-def test_duplicate_keys_keep_the_last_value(server: Server, route: Route) -> None:
+def test_duplicate_keys_keep_the_last_value(in_process_app: InProcessApp, route: Route) -> None:
     first, last = "water boils at sea level", QUERY
     raw = route.raw(f'"query": {json.dumps(last)}', query=first)
     assert raw.count(b'"query"') == 2
-    duplicated = ranked(route, route.post(server, raw))
-    assert duplicated == ranked(route, route.post(server, route.raw(query=last)))
-    assert duplicated != ranked(route, route.post(server, route.raw(query=first)))
-    assert_still_serves(server, route)
+    duplicated = ranked(route, route.post(in_process_app, raw))
+    assert duplicated == ranked(route, route.post(in_process_app, route.raw(query=last)))
+    assert duplicated != ranked(route, route.post(in_process_app, route.raw(query=first)))
+    assert_still_serves(in_process_app, route)
 
 
 UNKNOWN: list[tuple[Route, str, str]] = [
@@ -269,18 +275,18 @@ IGNORED_BY_TEI = ['"model": "m"', '"colour": 1', '"": 1', '"documents": ["a"]']
     ids=[f"{case[0].path}-{case[2] or 'empty'}" for case in UNKNOWN],
 )
 def test_unknown_fields_are_422_naming_the_field(
-    server: Server, route: Route, member: str, name: str
+    in_process_app: InProcessApp, route: Route, member: str, name: str
 ) -> None:
-    response = route.post(server, route.raw(member))
+    response = route.post(in_process_app, route.raw(member))
     assert_error(response, 422, f"parameter '{name}' is not a valid field")
-    assert_still_serves(server, route)
+    assert_still_serves(in_process_app, route)
 
 
 @pytest.mark.parametrize("member", IGNORED_BY_TEI)
-def test_the_tei_body_ignores_unknown_fields(server: Server, member: str) -> None:
-    response = TEI.post(server, TEI.raw(member))
+def test_the_tei_body_ignores_unknown_fields(in_process_app: InProcessApp, member: str) -> None:
+    response = TEI.post(in_process_app, TEI.raw(member))
     assert response.status_code == 200, response.text
-    assert ranked(TEI, response) == ranked(TEI, TEI.post(server, TEI.raw()))
+    assert ranked(TEI, response) == ranked(TEI, TEI.post(in_process_app, TEI.raw()))
 
 
 # --- content types ------------------------------------------------------------------
@@ -297,21 +303,23 @@ REFUSED_TYPES = [
 @route_params(ROUTES)
 @pytest.mark.parametrize("content_type", REFUSED_TYPES)
 def test_a_json_body_sent_as_another_media_type_is_refused(
-    server: Server, route: Route, content_type: str
+    in_process_app: InProcessApp, route: Route, content_type: str
 ) -> None:
-    response = route.post(server, route.raw(), headers={"content-type": content_type})
+    response = route.post(in_process_app, route.raw(), headers={"content-type": content_type})
     assert_error(response, 400, "must be a JSON object", "Content-Type: application/json")
-    assert_still_serves(server, route)
+    assert_still_serves(in_process_app, route)
 
 
 @route_params(ROUTES)
-def test_form_and_multipart_payloads_are_refused(server: Server, route: Route) -> None:
-    form = server.client.post(route.path, data={"query": QUERY, route.documents_field: "a"})
+def test_form_and_multipart_payloads_are_refused(
+    in_process_app: InProcessApp, route: Route
+) -> None:
+    form = in_process_app.client.post(route.path, data={"query": QUERY, route.documents_field: "a"})
     assert_error(form, 400, "must be a JSON object")
     files = {route.documents_field: ("docs.json", json.dumps(DOCUMENTS).encode())}
-    multipart = server.client.post(route.path, data={"query": QUERY}, files=files)
+    multipart = in_process_app.client.post(route.path, data={"query": QUERY}, files=files)
     assert_error(multipart, 400, "must be a JSON object")
-    assert_still_serves(server, route)
+    assert_still_serves(in_process_app, route)
 
 
 ACCEPTED_TYPES = ["application/json; charset=utf-8", "application/vnd.api+json"]
@@ -320,10 +328,10 @@ ACCEPTED_TYPES = ["application/json; charset=utf-8", "application/vnd.api+json"]
 @route_params(ROUTES)
 @pytest.mark.parametrize("content_type", [None, *ACCEPTED_TYPES])
 def test_json_without_a_content_type_or_with_a_json_type_is_read(
-    server: Server, route: Route, content_type: str | None
+    in_process_app: InProcessApp, route: Route, content_type: str | None
 ) -> None:
     headers = {"content-type": content_type} if content_type else {}
-    response = server.client.post(route.path, content=route.raw(), headers=headers)
+    response = in_process_app.client.post(route.path, content=route.raw(), headers=headers)
     assert ("content-type" in response.request.headers) is (content_type is not None)
     assert len(route.results(response)) == len(DOCUMENTS)
 
@@ -341,44 +349,46 @@ INVALID_UTF8: dict[str, bytes] = {
 
 @route_params(ROUTES)
 @pytest.mark.parametrize("raw", INVALID_UTF8.values(), ids=INVALID_UTF8.keys())
-def test_invalid_utf8_is_malformed(server: Server, route: Route, raw: bytes) -> None:
+def test_invalid_utf8_is_malformed(in_process_app: InProcessApp, route: Route, raw: bytes) -> None:
     raw = raw.replace(b'"documents"', f'"{route.documents_field}"'.encode())
-    assert_error(route.post(server, raw), 400, "not valid UTF-8")
-    assert_still_serves(server, route)
+    assert_error(route.post(in_process_app, raw), 400, "not valid UTF-8")
+    assert_still_serves(in_process_app, route)
 
 
 @route_params(ROUTES)
 @pytest.mark.parametrize("surrogate", ["\\ud800", "\\udfff", "\\ud83d"])
 def test_unpaired_surrogates_are_malformed_wherever_they_are(
-    server: Server, route: Route, surrogate: str
+    in_process_app: InProcessApp, route: Route, surrogate: str
 ) -> None:
     field = route.documents_field
     in_query = route.raw(f'"query": "fox {surrogate}"')
-    assert_error(route.post(server, in_query), 400, "unpaired surrogate", "in query")
+    assert_error(route.post(in_process_app, in_query), 400, "unpaired surrogate", "in query")
     in_document = route.raw(f'"{field}": ["fine", "x{surrogate}"]')
-    assert_error(route.post(server, in_document), 400, "unpaired surrogate", f"{field}[1]")
-    assert_still_serves(server, route)
+    assert_error(route.post(in_process_app, in_document), 400, "unpaired surrogate", f"{field}[1]")
+    assert_still_serves(in_process_app, route)
 
 
 def test_unpaired_surrogates_in_a_model_name_or_an_object_key_are_malformed(
-    server: Server,
+    in_process_app: InProcessApp,
 ) -> None:
     model = V2.raw('"model": "tiny\\udc00"')
-    assert_error(V2.post(server, model), 400, "unpaired surrogate", "in model")
+    assert_error(V2.post(in_process_app, model), 400, "unpaired surrogate", "in model")
     key = V1.raw('"documents": [{"text": "fox", "\\ud800": 1}], "return_documents": true')
-    assert_error(V1.post(server, key), 400, "unpaired surrogate", "documents[0]")
-    assert_still_serves(server, V1)
+    assert_error(V1.post(in_process_app, key), 400, "unpaired surrogate", "documents[0]")
+    assert_still_serves(in_process_app, V1)
 
 
 @route_params(ROUTES)
-def test_surrogate_pairs_and_null_bytes_are_ordinary_text(server: Server, route: Route) -> None:
+def test_surrogate_pairs_and_null_bytes_are_ordinary_text(
+    in_process_app: InProcessApp, route: Route
+) -> None:
     # json.dumps escapes non-ASCII as \uXXXX: the emoji goes as a surrogate pair.
     documents = ["fox \U0001f98a", "\x00", "quick\x00brown\x00fox"]
     raw = route.raw(query="quick \x00 fox \U0001f98a", **{route.documents_field: documents})
     assert b"\\ud83e\\udd8a" in raw and b"\\u0000" in raw
-    results = route.results(route.post(server, raw))
+    results = route.results(route.post(in_process_app, raw))
     assert sorted(result["index"] for result in results) == [0, 1, 2]
-    assert_still_serves(server, route)
+    assert_still_serves(in_process_app, route)
 
 
 # --- queries and documents ----------------------------------------------------------
@@ -388,19 +398,23 @@ BLANK_QUERIES = ["", " ", " \n\t\r ", "\u3000", "\u00a0\u2003"]
 
 @route_params(ROUTES)
 @pytest.mark.parametrize("query", BLANK_QUERIES, ids=[repr(q) for q in BLANK_QUERIES])
-def test_empty_and_whitespace_queries_are_400(server: Server, route: Route, query: str) -> None:
-    assert_error(route.post(server, route.raw(query=query)), 400, "query")
-    assert_still_serves(server, route)
+def test_empty_and_whitespace_queries_are_400(
+    in_process_app: InProcessApp, route: Route, query: str
+) -> None:
+    assert_error(route.post(in_process_app, route.raw(query=query)), 400, "query")
+    assert_still_serves(in_process_app, route)
 
 
 @route_params(ROUTES)
-def test_a_missing_or_null_query_is_422(server: Server, route: Route) -> None:
+def test_a_missing_or_null_query_is_422(in_process_app: InProcessApp, route: Route) -> None:
     body = route.body()
     del body["query"]
-    missing = route.post(server, json.dumps(body).encode())
+    missing = route.post(in_process_app, json.dumps(body).encode())
     assert_error(missing, 422, "parameter 'query' is required")
-    assert_error(route.post(server, route.raw(query=None)), 422, "parameter 'query' is invalid")
-    assert_still_serves(server, route)
+    assert_error(
+        route.post(in_process_app, route.raw(query=None)), 422, "parameter 'query' is invalid"
+    )
+    assert_still_serves(in_process_app, route)
 
 
 NOT_TEXT: dict[str, Any] = {
@@ -414,29 +428,31 @@ NOT_TEXT_OR_OBJECT: dict[str, Any] = {"object": {"text": "a"}, **NOT_TEXT}
 
 
 @pytest.mark.parametrize("value", NOT_TEXT_OR_OBJECT.values(), ids=NOT_TEXT_OR_OBJECT.keys())
-def test_tei_texts_that_are_not_strings_are_422(server: Server, value: Any) -> None:
-    response = TEI.post(server, TEI.raw(texts=["fine", value]))
+def test_tei_texts_that_are_not_strings_are_422(in_process_app: InProcessApp, value: Any) -> None:
+    response = TEI.post(in_process_app, TEI.raw(texts=["fine", value]))
     assert_error(response, 422, "parameter 'texts[1]")
-    assert_still_serves(server, TEI)
+    assert_still_serves(in_process_app, TEI)
 
 
 @pytest.mark.parametrize("route", [V2, V1], ids=[V2.path, V1.path])
 @pytest.mark.parametrize("value", NOT_TEXT.values(), ids=NOT_TEXT.keys())
 def test_documents_that_are_neither_strings_nor_objects_are_422(
-    server: Server, route: Route, value: Any
+    in_process_app: InProcessApp, route: Route, value: Any
 ) -> None:
-    response = route.post(server, route.raw(documents=["fine", value]))
+    response = route.post(in_process_app, route.raw(documents=["fine", value]))
     assert_error(response, 422, "parameter 'documents[1]' is invalid")
-    assert_still_serves(server, route)
+    assert_still_serves(in_process_app, route)
 
 
 @route_params(ROUTES)
 @pytest.mark.parametrize("value", ["one string", {"text": "a"}, 7, None])
-def test_documents_that_are_not_a_list_are_422(server: Server, route: Route, value: Any) -> None:
+def test_documents_that_are_not_a_list_are_422(
+    in_process_app: InProcessApp, route: Route, value: Any
+) -> None:
     field = route.documents_field
-    response = route.post(server, route.raw(**{field: value}))
+    response = route.post(in_process_app, route.raw(**{field: value}))
     assert_error(response, 422, f"parameter '{field}'")
-    assert_still_serves(server, route)
+    assert_still_serves(in_process_app, route)
 
 
 V1_OBJECTS: list[tuple[str, dict[str, Any], int, str | None]] = [
@@ -459,22 +475,22 @@ V1_OBJECTS: list[tuple[str, dict[str, Any], int, str | None]] = [
     ids=[case[0] for case in V1_OBJECTS],
 )
 def test_v1_object_documents(
-    server: Server, fields: dict[str, Any], status: int, fragment: str | None
+    in_process_app: InProcessApp, fields: dict[str, Any], status: int, fragment: str | None
 ) -> None:
-    response = server.client.post(V1.path, json=V1.body(**fields))
+    response = in_process_app.client.post(V1.path, json=V1.body(**fields))
     if status == 200:
         assert len(V1.results(response)) == len(fields["documents"])
     else:
         assert fragment is not None
         assert_error(response, status, fragment)
-    assert_still_serves(server, V1)
+    assert_still_serves(in_process_app, V1)
 
 
 @route_params(ROUTES)
-def test_an_empty_document_list_is_400(server: Server, route: Route) -> None:
-    response = route.post(server, route.raw(**{route.documents_field: []}))
+def test_an_empty_document_list_is_400(in_process_app: InProcessApp, route: Route) -> None:
+    response = route.post(in_process_app, route.raw(**{route.documents_field: []}))
     assert_error(response, 400, "must not be empty")
-    assert_still_serves(server, route)
+    assert_still_serves(in_process_app, route)
 
 
 # --- sizes --------------------------------------------------------------------------
@@ -488,18 +504,18 @@ def chunked(raw: bytes, size: int = 1_000) -> Iterator[bytes]:
 
 @route_params(ROUTES)
 def test_ten_thousand_empty_documents_over_and_under_the_limit(
-    make_server: MakeServer, route: Route
+    make_in_process_app: MakeInProcessApp, route: Route
 ) -> None:
     count = 10_000
     extra = {"max_chunks_per_doc": 1} if route is V1 else {}
     raw = route.raw(**{route.documents_field: [""] * count}, **extra)
-    small = make_server()
+    small = make_in_process_app()
     limit = small.service.config.max_documents
     assert limit < count
     message = assert_error(route.post(small, raw), 400, str(count))
     assert f"exceed the limit of {limit}" in message or f"not exceed {limit}" in message
     assert_still_serves(small, route)
-    large = make_server(max_documents=count)
+    large = make_in_process_app(max_documents=count)
     results = route.results(route.post(large, raw))
     assert sorted(result["index"] for result in results) == list(range(count))
     assert_still_serves(large, route)
@@ -507,34 +523,34 @@ def test_ten_thousand_empty_documents_over_and_under_the_limit(
 
 @route_params(ROUTES)
 def test_a_million_small_documents_are_refused_by_the_document_limit(
-    server: Server, route: Route
+    in_process_app: InProcessApp, route: Route
 ) -> None:
     count = 1_000_000
     raw = route.raw(**{route.documents_field: ["a"] * count})
     assert len(raw) < HttpConfig().max_request_bytes
-    message = assert_error(route.post(server, raw), 400, str(count))
-    limit = server.service.config.max_documents
+    message = assert_error(route.post(in_process_app, raw), 400, str(count))
+    limit = in_process_app.service.config.max_documents
     assert str(limit) in message
-    assert_still_serves(server, route)
+    assert_still_serves(in_process_app, route)
 
 
 @route_params(ROUTES)
-def test_a_ten_megabyte_document_is_413(server: Server, route: Route) -> None:
+def test_a_ten_megabyte_document_is_413(in_process_app: InProcessApp, route: Route) -> None:
     size = 10 * 1024 * 1024
-    limit = server.service.config.max_document_chars
+    limit = in_process_app.service.config.max_document_chars
     assert limit < size
     raw = route.raw(**{route.documents_field: ["fine", "x" * size]})
-    response = route.post(server, raw)
+    response = route.post(in_process_app, raw)
     assert_error(response, 413, f"[1] has {size} characters; the limit is {limit}")
-    assert_still_serves(server, route)
+    assert_still_serves(in_process_app, route)
 
 
 @route_params(ROUTES)
-def test_a_query_over_the_limit_is_413(server: Server, route: Route) -> None:
-    limit = server.service.config.max_query_chars
-    response = route.post(server, route.raw(query="fox " * (limit // 4 + 1)))
+def test_a_query_over_the_limit_is_413(in_process_app: InProcessApp, route: Route) -> None:
+    limit = in_process_app.service.config.max_query_chars
+    response = route.post(in_process_app, route.raw(query="fox " * (limit // 4 + 1)))
     assert_error(response, 413, f"the limit is {limit}")
-    assert_still_serves(server, route)
+    assert_still_serves(in_process_app, route)
 
 
 def body_of_size(route: Route, size: int) -> bytes:
@@ -548,17 +564,19 @@ def body_of_size(route: Route, size: int) -> bytes:
 @route_params(ROUTES)
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
 def test_a_body_over_max_request_bytes_is_413(
-    make_server: MakeServer, route: Route, declared: bool
+    make_in_process_app: MakeInProcessApp, route: Route, declared: bool
 ) -> None:
     max_bytes = 8_192
-    server = make_server(http=HttpConfig(max_request_bytes=max_bytes), max_document_chars=max_bytes)
+    in_process_app = make_in_process_app(
+        http=HttpConfig(max_request_bytes=max_bytes), max_document_chars=max_bytes
+    )
     for size, status in ((max_bytes, 200), (max_bytes + 1, 413)):
         raw = body_of_size(route, size)
         content: bytes | Iterator[bytes] = raw if declared else chunked(raw)
-        response = server.client.post(route.path, content=content, headers=JSON)
+        response = in_process_app.client.post(route.path, content=content, headers=JSON)
         assert ("content-length" in response.request.headers) is declared
         if status == 200:
             assert len(route.results(response)) == 2
         else:
             assert_error(response, 413, f"larger than the limit of {max_bytes} bytes")
-    assert_still_serves(server, route)
+    assert_still_serves(in_process_app, route)

@@ -12,7 +12,6 @@ records alike. The newest Cohere SDK (``relevant_spans`` argument) runs in its o
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ import pytest
 
 from conftest import REFERENCE_MODEL
 from e2e.client_scripts import configured, run_script
-from e2e.server_process import ServerProcess, server_env
+from e2e.server_process import REFERENCE_API_KEY, ServerProcess
 from openrerank import EngineConfig, ModelConfig, Reranker, SpanOptions
 
 # "1/2000 in UK have abnormal PrP positivity.": a query whose judged abstract the small
@@ -34,6 +33,7 @@ SCORE_TOLERANCE = 1e-5
 FILLERS = 4
 PREFIX = "Résumé — 日本語 🙂 notes.\n\n"
 SDK_PYTHON_ENV = "OPENRERANK_COHERE_SDK_PYTHON"
+AUTH = {"Authorization": f"Bearer {REFERENCE_API_KEY}"}
 
 
 @dataclass(frozen=True)
@@ -74,35 +74,25 @@ def long_document(scifact_dir: Path) -> LongDocument:
 
 
 @pytest.fixture(scope="module")
-def server(
-    reference_model_dir: Path, onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    assert reference_model_dir.is_dir()
-    env = server_env(hf_cache=os.environ["HF_HUB_CACHE"], openrerank_cache=onnx_cache)
-    log_path = tmp_path_factory.mktemp("server") / "serve.log"
-    with ServerProcess(["--model", REFERENCE_MODEL], env=env, log_path=log_path) as process:
-        process.wait_ready()
-        yield process
-
-
-@pytest.fixture(scope="module")
-def library(server: ServerProcess, onnx_cache: Path) -> Iterator[Reranker]:
-    # Depends on the server so that it reuses the ONNX file the server exported.
-    config = EngineConfig(model=ModelConfig(name=REFERENCE_MODEL, cache_dir=onnx_cache))
+def library(reference_onnx_cache: Path) -> Iterator[Reranker]:
+    # The same ONNX file as the server's: the session's one export.
+    config = EngineConfig(model=ModelConfig(name=REFERENCE_MODEL, cache_dir=reference_onnx_cache))
     with Reranker.from_config(config) as reranker:
         yield reranker
 
 
 @pytest.fixture
-def http(server: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=120.0) as client:
+def http(reference_server: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=reference_server.url, headers=AUTH, timeout=120.0) as client:
         yield client
 
 
-def newest_sdk(server: ServerProcess, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def newest_sdk(
+    reference_server: ServerProcess, requests: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """The answers of ``cohere.ClientV2.rerank`` from the newest SDK's venv."""
     python = configured(SDK_PYTHON_ENV, "the newest Cohere SDK's python")
-    job = {"base_url": server.url, "api_key": "unused", "requests": requests}
+    job = {"base_url": reference_server.url, "api_key": REFERENCE_API_KEY, "requests": requests}
     answer = run_script([python], "cohere_python.py", job)
     assert answer["sdk_version"].startswith("7."), answer["sdk_version"]
     return list(answer["answers"])
@@ -139,10 +129,10 @@ def test_max_tokens_per_doc_cuts_before_the_windows(
 
 
 def test_v1_max_chunks_per_doc_and_search_units_count_windows(
-    server: ServerProcess, library: Reranker, long_document: LongDocument
+    reference_server: ServerProcess, library: Reranker, long_document: LongDocument
 ) -> None:
     query, documents = long_document.query, [long_document.text] * 30
-    with cohere.Client(api_key="unused", base_url=server.url) as client:
+    with cohere.Client(api_key=REFERENCE_API_KEY, base_url=reference_server.url) as client:
         windows = client.rerank(model="rerank-v3.5", query=query, documents=documents, top_n=1)
         one = client.rerank(
             model="rerank-v3.5", query=query, documents=documents, top_n=1, max_chunks_per_doc=1
@@ -167,7 +157,7 @@ def test_v1_refuses_documents_times_chunks_over_ten_thousand(http: httpx.Client)
 
 
 def test_relevant_spans_through_the_newest_cohere_sdk(
-    server: ServerProcess, long_document: LongDocument
+    reference_server: ServerProcess, long_document: LongDocument
 ) -> None:
     text = long_document.text
     request = {
@@ -177,7 +167,7 @@ def test_relevant_spans_through_the_newest_cohere_sdk(
         "relevant_spans": {"mode": "enabled", "threshold": 0.0, "max_spans": 3},
     }
     plain = {key: value for key, value in request.items() if key != "relevant_spans"}
-    with_spans, without = newest_sdk(server, [request, plain])
+    with_spans, without = newest_sdk(reference_server, [request, plain])
     assert all("relevant_spans" not in r for r in without["results"])
     first = with_spans["results"][0]
     assert first["index"] == 0

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from e2e.conftest import ALIAS, DOCUMENTS, MODEL, QUERY, Server, rerank_body
+from e2e.conftest import ALIAS, DOCUMENTS, MODEL, QUERY, InProcessApp, rerank_body
 from loader_spy import LoaderSpy
 from model_names import LONG_NAME, hostile_model_names
 
@@ -33,7 +33,7 @@ def names(tiny_model_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def spy(server: Server, monkeypatch: pytest.MonkeyPatch) -> LoaderSpy:
+def spy(in_process_app: InProcessApp, monkeypatch: pytest.MonkeyPatch) -> LoaderSpy:
     """Loader spies, installed once the server has loaded its model."""
     return LoaderSpy().install(monkeypatch)
 
@@ -75,35 +75,37 @@ def check_not_served(client: TestClient, path: str, body: dict[str, Any], name: 
     ids=["v2", "v1"],
 )
 def test_a_hostile_model_name_is_not_served_and_loads_nothing(
-    server: Server, spy: LoaderSpy, names: dict[str, str], path: str, make_body: Any
+    in_process_app: InProcessApp, spy: LoaderSpy, names: dict[str, str], path: str, make_body: Any
 ) -> None:
     problems = {
         case: problem
         for case, name in names.items()
-        if (problem := check_not_served(server.client, path, make_body(name), name))
+        if (problem := check_not_served(in_process_app.client, path, make_body(name), name))
     }
     assert problems == {}
     assert spy.calls == []
-    assert server.backend.batches == []
-    assert [entry.name for entry in server.catalog.entries] == [MODEL]
-    server.assert_still_serves()  # the spies wrap; the server is unharmed
-    assert len(server.backend.batches) == 1
+    assert in_process_app.backend.batches == []
+    assert [entry.name for entry in in_process_app.catalog.entries] == [MODEL]
+    in_process_app.assert_still_serves()  # the spies wrap; the server is unharmed
+    assert len(in_process_app.backend.batches) == 1
 
 
-def test_the_long_name_is_cut_in_the_message(server: Server) -> None:
-    response = server.client.post("/v2/rerank", json=rerank_body(model=LONG_NAME))
+def test_the_long_name_is_cut_in_the_message(in_process_app: InProcessApp) -> None:
+    response = in_process_app.client.post("/v2/rerank", json=rerank_body(model=LONG_NAME))
     assert response.status_code == 404
     message = response.json()["message"]
     assert LONG_NAME[:50] in message and LONG_NAME not in message
 
 
-def test_tei_ignores_a_model_field(server: Server, spy: LoaderSpy, names: dict[str, str]) -> None:
+def test_tei_ignores_a_model_field(
+    in_process_app: InProcessApp, spy: LoaderSpy, names: dict[str, str]
+) -> None:
     """TEI serves one model and ignores ``model`` (AnswerDotAI's `rerankers` sends it):
     the default model answers, and the name is never loaded."""
-    plain = server.client.post("/rerank", json={"query": QUERY, "texts": list(DOCUMENTS)})
+    plain = in_process_app.client.post("/rerank", json={"query": QUERY, "texts": list(DOCUMENTS)})
     for name in (names["absolute-path-of-the-served-model"], names["hub-id-not-cached"]):
         body = {"query": QUERY, "texts": list(DOCUMENTS), "model": name}
-        response = server.client.post("/rerank", json=body)
+        response = in_process_app.client.post("/rerank", json=body)
         assert response.status_code == 200, response.text
         assert response.json() == plain.json()
     assert spy.calls == []
@@ -111,17 +113,17 @@ def test_tei_ignores_a_model_field(server: Server, spy: LoaderSpy, names: dict[s
 
 @pytest.mark.parametrize("name", [MODEL, ALIAS])
 def test_served_names_still_resolve_with_the_spies_on(
-    server: Server, spy: LoaderSpy, name: str
+    in_process_app: InProcessApp, spy: LoaderSpy, name: str
 ) -> None:
     for path, body in (("/v2/rerank", rerank_body(model=name)), ("/v1/rerank", v1_body(name))):
-        response = server.client.post(path, json=body)
+        response = in_process_app.client.post(path, json=body)
         assert response.status_code == 200, response.text
     assert spy.calls == []
-    assert len(server.backend.batches) == 2
+    assert len(in_process_app.backend.batches) == 2
 
 
 def test_the_spies_see_a_real_load_and_a_real_download_attempt(
-    server: Server, spy: LoaderSpy, tiny_model_dir: Path
+    in_process_app: InProcessApp, spy: LoaderSpy, tiny_model_dir: Path
 ) -> None:
     """Control: the spies are on the paths a load and a download really take."""
     from openrerank import ModelNotFoundError

@@ -1,16 +1,16 @@
 """A real ``openrerank serve`` process, driven by the official clients.
 
-One server (reference cross-encoder, API key on) serves the whole module. Every
-answer is compared with the in-process library on the same input: both run the same
-ONNX export, so scores agree to float noise and the order is identical. Documents and
-the query come from BEIR SciFact (a query and its BM25 candidates).
+The session's one server (``reference_server``: reference cross-encoder, API key on)
+serves the whole module. Every answer is compared with the in-process library on the same
+input: both run the same ONNX export, so scores agree to float noise and the order is
+identical. Documents and the query come from BEIR SciFact (a query and its BM25
+candidates).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,10 +36,10 @@ from e2e.scifact_oracle import (
     SciFact,
     assert_same_ranking,
 )
-from e2e.server_process import ServerProcess, server_env
+from e2e.server_process import REFERENCE_API_KEY, ServerProcess
 from openrerank import EngineConfig, ModelConfig, Reranker
 
-API_KEY = "test-key"
+API_KEY = REFERENCE_API_KEY
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 COHERE_ALIASES = ("rerank-v3.5", "rerank-english-v3.0", "rerank-multilingual-v3.0")
 CONTEXT_LENGTH = 256
@@ -79,50 +79,37 @@ def wait_for_metrics(
 
 
 @pytest.fixture(scope="module")
-def live_server(
-    reference_model_dir: Path, onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    assert reference_model_dir.is_dir()
-    env = server_env(hf_cache=os.environ["HF_HUB_CACHE"], openrerank_cache=onnx_cache)
-    log_path = tmp_path_factory.mktemp("server") / "serve.log"
-    args = ["--model", REFERENCE_MODEL, "--api-key", API_KEY]
-    with ServerProcess(args, env=env, log_path=log_path, api_key=API_KEY) as process:
-        process.wait_ready()
-        yield process
-
-
-@pytest.fixture(scope="module")
-def library(live_server: ServerProcess, onnx_cache: Path) -> Iterator[Library]:
-    # Depends on the server so that it reuses the ONNX file the server exported.
-    config = EngineConfig(model=ModelConfig(name=REFERENCE_MODEL, cache_dir=onnx_cache))
+def library(reference_onnx_cache: Path) -> Iterator[Library]:
+    # The same ONNX file as the server's: the session's one export.
+    config = EngineConfig(model=ModelConfig(name=REFERENCE_MODEL, cache_dir=reference_onnx_cache))
     with Reranker.from_config(config) as reranker:
         yield Library(reranker)
 
 
 @pytest.fixture
-def http(live_server: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server.url, headers=AUTH, timeout=120.0) as client:
+def http(reference_server: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=reference_server.url, headers=AUTH, timeout=120.0) as client:
         yield client
 
 
 @pytest.fixture
-def cohere_v2(live_server: ServerProcess) -> Iterator[cohere.ClientV2]:
-    with cohere.ClientV2(api_key=API_KEY, base_url=live_server.url) as client:
+def cohere_v2(reference_server: ServerProcess) -> Iterator[cohere.ClientV2]:
+    with cohere.ClientV2(api_key=API_KEY, base_url=reference_server.url) as client:
         yield client
 
 
 @pytest.fixture
-def cohere_v1(live_server: ServerProcess) -> Iterator[cohere.Client]:
-    with cohere.Client(api_key=API_KEY, base_url=live_server.url) as client:
+def cohere_v1(reference_server: ServerProcess) -> Iterator[cohere.Client]:
+    with cohere.Client(api_key=API_KEY, base_url=reference_server.url) as client:
         yield client
 
 
 # --- authentication ----------------------------------------------------------------
 
 
-def test_server_api_key_is_required_except_on_health(live_server: ServerProcess) -> None:
+def test_server_api_key_is_required_except_on_health(reference_server: ServerProcess) -> None:
     body = {"model": "rerank-v3.5", "query": "q", "documents": ["d"]}
-    with httpx.Client(base_url=live_server.url, timeout=30.0) as anonymous:
+    with httpx.Client(base_url=reference_server.url, timeout=30.0) as anonymous:
         missing = anonymous.post("/v2/rerank", json=body)
         wrong = anonymous.post(
             "/v2/rerank", json=body, headers={"Authorization": "Bearer wrong-key"}
@@ -134,7 +121,7 @@ def test_server_api_key_is_required_except_on_health(live_server: ServerProcess)
     assert "message" in missing.json() and "wrong-key" not in wrong.text
     assert health.status_code == 200 and health.json() == {"status": "ok"}
     with (
-        cohere.ClientV2(api_key="wrong-key", base_url=live_server.url) as client,
+        cohere.ClientV2(api_key="wrong-key", base_url=reference_server.url) as client,
         pytest.raises(cohere.UnauthorizedError),
     ):
         client.rerank(model="rerank-v3.5", query="q", documents=["d"])
@@ -159,7 +146,7 @@ def test_cohere_v2_rerank_top_n_matches_the_library(
 
 
 def test_cohere_v2_rerank_accepts_the_sdks_explicit_nulls(
-    live_server: ServerProcess, library: Library, scifact: SciFact
+    reference_server: ServerProcess, library: Library, scifact: SciFact
 ) -> None:
     sent: list[dict[str, Any]] = []
 
@@ -168,7 +155,7 @@ def test_cohere_v2_rerank_accepts_the_sdks_explicit_nulls(
 
     transport = httpx.Client(timeout=120.0, event_hooks={"request": [record]})
     with cohere.ClientV2(
-        api_key=API_KEY, base_url=live_server.url, httpx_client=transport
+        api_key=API_KEY, base_url=reference_server.url, httpx_client=transport
     ) as client:
         response = client.rerank(
             model="rerank-v3.5",
@@ -280,14 +267,14 @@ def test_v1_rerank_without_return_documents_has_no_document_key(
 
 
 def test_langchain_cohere_rerank_compresses_to_the_library_top_3(
-    live_server: ServerProcess, library: Library, scifact: SciFact
+    reference_server: ServerProcess, library: Library, scifact: SciFact
 ) -> None:
     documents = [
         Document(page_content=row["text"], metadata={"doc_id": row["_id"]})
         for row in scifact.candidates
     ]
     compressor = LangChainCohereRerank(
-        base_url=live_server.url, cohere_api_key=API_KEY, model="rerank-v3.5", top_n=3
+        base_url=reference_server.url, cohere_api_key=API_KEY, model="rerank-v3.5", top_n=3
     )
     with compressor.client:
         compressed = compressor.compress_documents(documents, scifact.query)
@@ -298,11 +285,11 @@ def test_langchain_cohere_rerank_compresses_to_the_library_top_3(
 
 
 def test_llama_index_cohere_rerank_keeps_the_library_top_3(
-    live_server: ServerProcess, library: Library, scifact: SciFact
+    reference_server: ServerProcess, library: Library, scifact: SciFact
 ) -> None:
     nodes = [NodeWithScore(node=TextNode(text=text), score=0.0) for text in scifact.texts]
     postprocessor = LlamaIndexCohereRerank(
-        base_url=live_server.url, api_key=API_KEY, model="rerank-v3.5", top_n=3
+        base_url=reference_server.url, api_key=API_KEY, model="rerank-v3.5", top_n=3
     )
     with postprocessor._client:
         kept = postprocessor.postprocess_nodes(nodes, query_str=scifact.query)
@@ -392,12 +379,12 @@ def disconnects_counted(counted: dict[tuple[str, str], float]) -> float:
 
 
 @pytest.fixture(scope="module")
-def abandoned(live_server: ServerProcess, scifact: SciFact) -> Abandoned:
+def abandoned(reference_server: ServerProcess, scifact: SciFact) -> Abandoned:
     """Send minutes of work, give up after 1 s, then time a small request."""
     documents = [row["text"] for row in scifact.corpus[:ABANDONED_DOCUMENTS]]
     big = {"model": "rerank-v3.5", "query": scifact.query, "documents": documents}
     impatient = httpx.Timeout(60.0, read=GIVE_UP_AFTER_S)
-    with httpx.Client(base_url=live_server.url, headers=AUTH, timeout=impatient) as client:
+    with httpx.Client(base_url=reference_server.url, headers=AUTH, timeout=impatient) as client:
         try:
             response = client.post("/v2/rerank", json=big)
         except httpx.ReadTimeout:
@@ -409,7 +396,7 @@ def abandoned(live_server: ServerProcess, scifact: SciFact) -> Abandoned:
             )
     small = {"model": "rerank-v3.5", "query": scifact.query, "documents": documents[:3]}
     bounded = httpx.Timeout(FREED_WITHIN_S)
-    with httpx.Client(base_url=live_server.url, headers=AUTH, timeout=bounded) as client:
+    with httpx.Client(base_url=reference_server.url, headers=AUTH, timeout=bounded) as client:
         started = time.monotonic()
         try:
             follow_up: httpx.Response | None = client.post("/v2/rerank", json=small)

@@ -29,9 +29,9 @@ from e2e.conftest import (
     MODEL,
     QUERY,
     BuildApp,
-    MakeServer,
+    InProcessApp,
+    MakeInProcessApp,
     Served,
-    Server,
     rerank_body,
 )
 from openrerank.config import BatchingConfig, HttpConfig
@@ -112,43 +112,45 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any], str]] = [
     ids=[case[0] for case in BAD_REQUESTS],
 )
 def test_error_400_for_malformed_or_invalid_requests(
-    make_server: MakeServer, path: str, request_kwargs: dict[str, Any], fragment: str
+    make_in_process_app: MakeInProcessApp, path: str, request_kwargs: dict[str, Any], fragment: str
 ) -> None:
-    server = make_server(max_documents=20)
-    response = server.client.post(path, **request_kwargs)
+    in_process_app = make_in_process_app(max_documents=20)
+    response = in_process_app.client.post(path, **request_kwargs)
     assert_error(response, 400, fragment)
-    assert server.backend.batches == []
-    server.assert_still_serves()
+    assert in_process_app.backend.batches == []
+    in_process_app.assert_still_serves()
 
 
 # 401 -----------------------------------------------------------------------------------
 
 
-def test_error_401_without_the_api_key(make_server: MakeServer) -> None:
-    server = make_server(http=HttpConfig(api_keys=("sk-errors-key",)))
-    response = server.client.post("/v2/rerank", json=rerank_body())
+def test_error_401_without_the_api_key(make_in_process_app: MakeInProcessApp) -> None:
+    in_process_app = make_in_process_app(http=HttpConfig(api_keys=("sk-errors-key",)))
+    response = in_process_app.client.post("/v2/rerank", json=rerank_body())
     assert_error(response, 401, "API key", "Bearer")
     assert response.headers["www-authenticate"] == "Bearer"
-    assert server.backend.batches == []
-    server.assert_still_serves(headers={"Authorization": "Bearer sk-errors-key"})
+    assert in_process_app.backend.batches == []
+    in_process_app.assert_still_serves(headers={"Authorization": "Bearer sk-errors-key"})
 
 
 # 404 -----------------------------------------------------------------------------------
 
 
-def test_error_404_for_a_model_that_is_not_served(server: Server, tiny_model_dir: Path) -> None:
+def test_error_404_for_a_model_that_is_not_served(
+    in_process_app: InProcessApp, tiny_model_dir: Path
+) -> None:
     names = ["rerank-v9.9", str(tiny_model_dir), f"{tiny_model_dir}/", f"./{MODEL}"]
     for path in ("/v2/rerank", "/v1/rerank"):
         for name in names:
-            response = server.client.post(path, json=rerank_body(model=name))
+            response = in_process_app.client.post(path, json=rerank_body(model=name))
             assert_error(response, 404, repr(name), MODEL, ALIAS)
-    assert server.backend.batches == []
-    server.assert_still_serves()
+    assert in_process_app.backend.batches == []
+    in_process_app.assert_still_serves()
 
 
-def test_error_404_for_an_unknown_path(server: Server) -> None:
-    assert_error(server.client.get("/v3/rerank"), 404)
-    server.assert_still_serves()
+def test_error_404_for_an_unknown_path(in_process_app: InProcessApp) -> None:
+    assert_error(in_process_app.client.get("/v3/rerank"), 404)
+    in_process_app.assert_still_serves()
 
 
 # 413 -----------------------------------------------------------------------------------
@@ -201,32 +203,36 @@ TOO_LARGE: list[tuple[str, str, Callable[[], dict[str, Any]], str, bool]] = [
     ids=[case[0] for case in TOO_LARGE],
 )
 def test_error_413_for_a_body_or_text_over_its_limit(
-    make_server: MakeServer,
+    make_in_process_app: MakeInProcessApp,
     path: str,
     request_kwargs: Callable[[], dict[str, Any]],
     fragment: str,
     declared: bool,
 ) -> None:
-    server = make_server(http=HttpConfig(max_request_bytes=MAX_BYTES), max_document_chars=2_000)
-    response = server.client.post(path, **request_kwargs())
+    in_process_app = make_in_process_app(
+        http=HttpConfig(max_request_bytes=MAX_BYTES), max_document_chars=2_000
+    )
+    response = in_process_app.client.post(path, **request_kwargs())
     assert_error(response, 413, fragment)
     assert ("content-length" in response.request.headers) is declared
-    assert server.backend.batches == []
-    server.assert_still_serves()
+    assert in_process_app.backend.batches == []
+    in_process_app.assert_still_serves()
 
 
 def test_error_413_not_raised_for_bodies_and_texts_within_the_limits(
-    make_server: MakeServer,
+    make_in_process_app: MakeInProcessApp,
 ) -> None:
-    server = make_server(http=HttpConfig(max_request_bytes=MAX_BYTES), max_document_chars=2_000)
-    streamed = server.client.post(
+    in_process_app = make_in_process_app(
+        http=HttpConfig(max_request_bytes=MAX_BYTES), max_document_chars=2_000
+    )
+    streamed = in_process_app.client.post(
         "/v2/rerank", content=_chunks(2_000), headers={"content-type": "application/json"}
     )
     assert streamed.status_code == 200, streamed.text
     assert "content-length" not in streamed.request.headers
     long_text = {"query": QUERY, "texts": ["a", "fox " * 100]}
     for truncate in (True, None):
-        response = server.client.post("/rerank", json={**long_text, "truncate": truncate})
+        response = in_process_app.client.post("/rerank", json={**long_text, "truncate": truncate})
         assert response.status_code == 200, response.text
 
 
@@ -283,18 +289,18 @@ SCHEMA_ERRORS: list[tuple[str, str, dict[str, Any], str]] = [
     ids=[case[0] for case in SCHEMA_ERRORS],
 )
 def test_error_422_names_the_bad_field(
-    server: Server, path: str, body: dict[str, Any], message: str
+    in_process_app: InProcessApp, path: str, body: dict[str, Any], message: str
 ) -> None:
-    response_body = assert_error(server.client.post(path, json=body), 422, message)
+    response_body = assert_error(in_process_app.client.post(path, json=body), 422, message)
     assert response_body["message"].startswith(message)
-    assert server.backend.batches == []
-    server.assert_still_serves()
+    assert in_process_app.backend.batches == []
+    in_process_app.assert_still_serves()
 
 
 # 429 -----------------------------------------------------------------------------------
 
 
-def test_error_429_when_admission_overflows(make_server: MakeServer) -> None:
+def test_error_429_when_admission_overflows(make_in_process_app: MakeInProcessApp) -> None:
     admitted, release = threading.Event(), threading.Event()
 
     def held(batch: Batch) -> FloatArray:
@@ -302,21 +308,23 @@ def test_error_429_when_admission_overflows(make_server: MakeServer) -> None:
         release.wait(WAIT_S)
         return overlap_logits(batch)
 
-    server = make_server(backend=FakeBackend(logit_fn=held), max_documents=3, max_queued_pairs=3)
+    in_process_app = make_in_process_app(
+        backend=FakeBackend(logit_fn=held), max_documents=3, max_queued_pairs=3
+    )
     with ThreadPoolExecutor(max_workers=1) as pool:
         try:
-            first = pool.submit(server.client.post, "/v2/rerank", json=rerank_body())
+            first = pool.submit(in_process_app.client.post, "/v2/rerank", json=rerank_body())
             assert admitted.wait(WAIT_S)
-            assert server.metric("openrerank_queue_pairs", model=MODEL) == 3
-            refused = server.client.post("/v2/rerank", json=rerank_body(documents=["one"]))
+            assert in_process_app.metric("openrerank_queue_pairs", model=MODEL) == 3
+            refused = in_process_app.client.post("/v2/rerank", json=rerank_body(documents=["one"]))
         finally:
             release.set()
         assert first.result(WAIT_S).status_code == 200
     assert_error(refused, 429, "busy", "retry")
     assert int(refused.headers["retry-after"]) >= 1
-    assert server.metric("openrerank_queue_pairs", model=MODEL) == 0
-    assert server.metric("openrerank_documents_scored_total", model=MODEL) == len(DOCUMENTS)
-    server.assert_still_serves()
+    assert in_process_app.metric("openrerank_queue_pairs", model=MODEL) == 0
+    assert in_process_app.metric("openrerank_documents_scored_total", model=MODEL) == len(DOCUMENTS)
+    in_process_app.assert_still_serves()
 
 
 # 499 -----------------------------------------------------------------------------------
@@ -445,22 +453,22 @@ def _request_id_logged(caplog: pytest.LogCaptureFixture, request_id: str) -> lis
 
 
 def test_error_500_for_a_backend_failure(
-    make_server: MakeServer, caplog: pytest.LogCaptureFixture
+    make_in_process_app: MakeInProcessApp, caplog: pytest.LogCaptureFixture
 ) -> None:
     failing = {"on": True}
     backend = FakeBackend(fail_when=lambda batch: failing["on"])
-    server = make_server(backend=backend)
+    in_process_app = make_in_process_app(backend=backend)
     with caplog.at_level(logging.ERROR):
-        response = server.client.post("/v2/rerank", json=rerank_body())
+        response = in_process_app.client.post("/v2/rerank", json=rerank_body())
     assert_error(response, 500)
     assert "injected by the test" not in response.text
     assert _request_id_logged(caplog, response.headers["x-request-id"])
     failing["on"] = False
-    server.assert_still_serves()
+    in_process_app.assert_still_serves()
 
 
 def test_error_500_for_a_bug_hides_the_internal_error(
-    make_server: MakeServer, caplog: pytest.LogCaptureFixture
+    make_in_process_app: MakeInProcessApp, caplog: pytest.LogCaptureFixture
 ) -> None:
     buggy = {"on": True}
 
@@ -468,38 +476,38 @@ def test_error_500_for_a_bug_hides_the_internal_error(
         logits = overlap_logits(batch)
         return np.append(logits, logits[:1]) if buggy["on"] else logits
 
-    server = make_server(backend=FakeBackend(logit_fn=wrong_length))
+    in_process_app = make_in_process_app(backend=FakeBackend(logit_fn=wrong_length))
     with caplog.at_level(logging.ERROR):
-        response = server.client.post("/v2/rerank", json=rerank_body())
+        response = in_process_app.client.post("/v2/rerank", json=rerank_body())
     body = assert_error(response, 500)
     assert body["message"] == GENERIC_500
     assert not any(word in response.text for word in ("ValueError", "shape", "broadcast"))
     logged = _request_id_logged(caplog, body["id"])
     assert logged, [r.getMessage() for r in caplog.records]
     assert any(r.exc_info for r in caplog.records if r.name in logged)
-    assert server.metric("openrerank_queue_pairs", model=MODEL) == 0
+    assert in_process_app.metric("openrerank_queue_pairs", model=MODEL) == 0
     buggy["on"] = False
-    server.assert_still_serves()
+    in_process_app.assert_still_serves()
 
 
 # 503 -----------------------------------------------------------------------------------
 
 
-def test_error_503_when_the_model_is_stopped(server: Server) -> None:
-    portal = server.client.portal
+def test_error_503_when_the_model_is_stopped(in_process_app: InProcessApp) -> None:
+    portal = in_process_app.client.portal
     assert portal is not None
-    portal.call(server.service.stop)
+    portal.call(in_process_app.service.stop)
     for response in (
-        server.client.get("/ready"),
-        server.client.get("/v1/models"),
-        server.client.post("/v2/rerank", json=rerank_body()),
-        server.client.post("/v1/rerank", json={"query": QUERY, "documents": DOCUMENTS}),
-        server.client.post("/rerank", json={"query": QUERY, "texts": DOCUMENTS}),
+        in_process_app.client.get("/ready"),
+        in_process_app.client.get("/v1/models"),
+        in_process_app.client.post("/v2/rerank", json=rerank_body()),
+        in_process_app.client.post("/v1/rerank", json={"query": QUERY, "documents": DOCUMENTS}),
+        in_process_app.client.post("/rerank", json={"query": QUERY, "texts": DOCUMENTS}),
     ):
         assert_error(response, 503)
         assert int(response.headers["retry-after"]) >= 1
-    assert server.metric("openrerank_model_ready", model=MODEL) == 0
-    assert server.backend.batches == []
-    portal.call(server.service.start)
-    assert server.client.get("/ready").status_code == 200
-    server.assert_still_serves()
+    assert in_process_app.metric("openrerank_model_ready", model=MODEL) == 0
+    assert in_process_app.backend.batches == []
+    portal.call(in_process_app.service.start)
+    assert in_process_app.client.get("/ready").status_code == 200
+    in_process_app.assert_still_serves()

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from e2e.conftest import DOCUMENTS, MODEL, QUERY, MakeServer, Server, rerank_body
+from e2e.conftest import DOCUMENTS, MODEL, QUERY, InProcessApp, MakeInProcessApp, rerank_body
 from openrerank.config import BatchingConfig, HttpConfig
 from openrerank.engine import service as service_module
 from openrerank.engine.backends.base import Batch
@@ -42,15 +42,17 @@ def _message(response: httpx.Response) -> str:
 
 
 def test_fault_failed_batch_fails_only_the_requests_in_it(
-    make_server: MakeServer, caplog: pytest.LogCaptureFixture
+    make_in_process_app: MakeInProcessApp, caplog: pytest.LogCaptureFixture
 ) -> None:
-    server = make_server(
+    in_process_app = make_in_process_app(
         backend=FakeBackend(fail_when=_long_pairs, delay_s=0.01),
         batching=BatchingConfig(max_batch_size=1),
     )
     bodies = [rerank_body(documents=[*DOCUMENTS, LONG]), *[rerank_body()] * 6]
     with caplog.at_level(logging.ERROR), ThreadPoolExecutor(len(bodies)) as pool:
-        responses = list(pool.map(lambda b: server.client.post("/v2/rerank", json=b), bodies))
+        responses = list(
+            pool.map(lambda b: in_process_app.client.post("/v2/rerank", json=b), bodies)
+        )
     failed, served = responses[0], responses[1:]
     assert failed.status_code == 500
     assert "the server log has the cause" in _message(failed)
@@ -58,53 +60,55 @@ def test_fault_failed_batch_fails_only_the_requests_in_it(
     request_id = failed.headers["x-request-id"]
     assert any(request_id in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
     assert [r.status_code for r in served] == [200] * len(served)
-    failed_batches = sum(_long_pairs(batch) for batch in server.backend.batches)
+    failed_batches = sum(_long_pairs(batch) for batch in in_process_app.backend.batches)
     assert failed_batches >= 1
-    assert server.metric("openrerank_batches_failed_total", model=MODEL) == failed_batches
-    assert server.client.get("/ready").status_code == 200
-    server.assert_still_serves()
+    assert in_process_app.metric("openrerank_batches_failed_total", model=MODEL) == failed_batches
+    assert in_process_app.client.get("/ready").status_code == 200
+    in_process_app.assert_still_serves()
 
 
 def test_fault_repeated_failures_flip_ready_until_the_model_recovers(
-    make_server: MakeServer, monkeypatch: pytest.MonkeyPatch
+    make_in_process_app: MakeInProcessApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(service_module, "PROBE_INTERVAL_S", 0.0)
     failing = {"on": True}
-    server = make_server(backend=FakeBackend(fail_when=lambda batch: failing["on"]))
-    assert server.client.get("/ready").status_code == 200
+    in_process_app = make_in_process_app(backend=FakeBackend(fail_when=lambda batch: failing["on"]))
+    assert in_process_app.client.get("/ready").status_code == 200
     for _ in range(UNHEALTHY_AFTER_FAILED_BATCHES):
-        assert server.client.post("/v2/rerank", json=rerank_body()).status_code == 500
-    not_ready = server.client.get("/ready")  # its probe fails too
+        assert in_process_app.client.post("/v2/rerank", json=rerank_body()).status_code == 500
+    not_ready = in_process_app.client.get("/ready")  # its probe fails too
     assert not_ready.status_code == 503
     assert "recent batches failed" in _message(not_ready)
     assert not_ready.headers["retry-after"] == "1"
-    assert server.metric("openrerank_model_ready", model=MODEL) == 0
+    assert in_process_app.metric("openrerank_model_ready", model=MODEL) == 0
     failing["on"] = False
-    batches = len(server.backend.batches)
-    assert server.client.get("/ready").status_code == 200  # a probe succeeded
-    assert len(server.backend.batches) == batches + 1
-    assert server.metric("openrerank_model_ready", model=MODEL) == 1
-    server.assert_still_serves()
+    batches = len(in_process_app.backend.batches)
+    assert in_process_app.client.get("/ready").status_code == 200  # a probe succeeded
+    assert len(in_process_app.backend.batches) == batches + 1
+    assert in_process_app.metric("openrerank_model_ready", model=MODEL) == 1
+    in_process_app.assert_still_serves()
 
 
-def test_fault_a_successful_request_also_restores_readiness(make_server: MakeServer) -> None:
+def test_fault_a_successful_request_also_restores_readiness(
+    make_in_process_app: MakeInProcessApp,
+) -> None:
     failing = {"on": True}
-    server = make_server(backend=FakeBackend(fail_when=lambda batch: failing["on"]))
+    in_process_app = make_in_process_app(backend=FakeBackend(fail_when=lambda batch: failing["on"]))
     for _ in range(UNHEALTHY_AFTER_FAILED_BATCHES):
-        server.client.post("/v2/rerank", json=rerank_body())
-    assert not server.service.ready
+        in_process_app.client.post("/v2/rerank", json=rerank_body())
+    assert not in_process_app.service.ready
     failing["on"] = False
-    server.assert_still_serves()
-    assert server.service.ready
+    in_process_app.assert_still_serves()
+    assert in_process_app.service.ready
 
 
 # Draining ------------------------------------------------------------------------------
 
 
 def test_drain_refuses_new_requests_with_503_but_answers_liveness_and_metrics(
-    server: Server,
+    in_process_app: InProcessApp,
 ) -> None:
-    server.app.state.drain.begin()
+    in_process_app.app.state.drain.begin()
     for method, path, body in [
         ("POST", "/v2/rerank", rerank_body()),
         ("POST", "/v1/rerank", {"query": QUERY, "documents": DOCUMENTS}),
@@ -112,21 +116,21 @@ def test_drain_refuses_new_requests_with_503_but_answers_liveness_and_metrics(
         ("GET", "/ready", None),
         ("GET", "/v1/models", None),
     ]:
-        response = server.client.request(method, path, json=body)
+        response = in_process_app.client.request(method, path, json=body)
         assert response.status_code == 503, (path, response.text)
         assert _message(response) == SHUTTING_DOWN
         assert response.headers["retry-after"] == "1"
         assert response.headers["connection"] == "close"
-    assert server.client.get("/health").status_code == 200
-    assert server.client.get("/metrics").status_code == 200
-    assert server.backend.batches == []
-    assert server.app.state.drain.in_flight == 0
+    assert in_process_app.client.get("/health").status_code == 200
+    assert in_process_app.client.get("/metrics").status_code == 200
+    assert in_process_app.backend.batches == []
+    assert in_process_app.app.state.drain.in_flight == 0
 
 
-def test_drain_counts_requests_in_flight(server: Server) -> None:
-    drain = server.app.state.drain
+def test_drain_counts_requests_in_flight(in_process_app: InProcessApp) -> None:
+    drain = in_process_app.app.state.drain
     assert drain.in_flight == 0
-    server.assert_still_serves()
+    in_process_app.assert_still_serves()
     assert drain.in_flight == 0 and not drain.draining
 
 
@@ -145,24 +149,26 @@ def _endpoints(app: FastAPI) -> list[tuple[str, str]]:
     return found
 
 
-def test_auth_every_route_the_app_has_but_health_requires_a_key(make_server: MakeServer) -> None:
-    server = make_server(http=HttpConfig(api_keys=(KEY,)))
-    endpoints = _endpoints(server.app)
+def test_auth_every_route_the_app_has_but_health_requires_a_key(
+    make_in_process_app: MakeInProcessApp,
+) -> None:
+    in_process_app = make_in_process_app(http=HttpConfig(api_keys=(KEY,)))
+    endpoints = _endpoints(in_process_app.app)
     assert ("POST", "/v2/rerank") in endpoints and len(endpoints) >= 8
     for method, path in endpoints:
-        response = server.client.request(method, path, json={})
+        response = in_process_app.client.request(method, path, json={})
         if path == "/health":
             assert response.status_code == 200
             continue
         assert response.status_code == 401, (method, path, response.text)
         assert response.headers["www-authenticate"] == "Bearer"
-        keyed = server.client.request(
+        keyed = in_process_app.client.request(
             method, path, json={}, headers={"Authorization": f"Bearer {KEY}"}
         )
         assert keyed.status_code != 401, (method, path)
     for path in ("/nowhere", "/v3/rerank", "/docs/../metrics"):
-        assert server.client.get(path).status_code == 401, path
-    assert server.backend.batches == []
+        assert in_process_app.client.get(path).status_code == 401, path
+    assert in_process_app.backend.batches == []
 
 
 # CORS ------------------------------------------------------------------------------------
@@ -175,10 +181,12 @@ PREFLIGHT = {
 }
 
 
-def test_cors_is_off_unless_configured(server: Server) -> None:
-    preflight = server.client.options("/v2/rerank", headers=PREFLIGHT)
+def test_cors_is_off_unless_configured(in_process_app: InProcessApp) -> None:
+    preflight = in_process_app.client.options("/v2/rerank", headers=PREFLIGHT)
     assert preflight.status_code in (404, 405)
-    answer = server.client.post("/v2/rerank", json=rerank_body(), headers={"Origin": ORIGIN})
+    answer = in_process_app.client.post(
+        "/v2/rerank", json=rerank_body(), headers={"Origin": ORIGIN}
+    )
     assert answer.status_code == 200
     for response in (preflight, answer):
         assert not any(name.startswith("access-control-") for name in response.headers)
@@ -186,27 +194,29 @@ def test_cors_is_off_unless_configured(server: Server) -> None:
 
 @pytest.mark.parametrize("keys", [(), (KEY,)], ids=["no-keys", "keys"])
 def test_cors_allows_only_the_configured_origins(
-    make_server: MakeServer, keys: tuple[str, ...]
+    make_in_process_app: MakeInProcessApp, keys: tuple[str, ...]
 ) -> None:
-    server = make_server(http=HttpConfig(api_keys=keys, cors_origins=(ORIGIN,)))
-    preflight = server.client.options("/v2/rerank", headers=PREFLIGHT)
+    in_process_app = make_in_process_app(http=HttpConfig(api_keys=keys, cors_origins=(ORIGIN,)))
+    preflight = in_process_app.client.options("/v2/rerank", headers=PREFLIGHT)
     assert preflight.status_code == 200, preflight.text  # a preflight never carries a key
     assert preflight.headers["access-control-allow-origin"] == ORIGIN
     assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
     auth: dict[str, Any] = {"Authorization": f"Bearer {KEY}"} if keys else {}
-    answer = server.client.post(
+    answer = in_process_app.client.post(
         "/v2/rerank", json=rerank_body(), headers={"Origin": ORIGIN, **auth}
     )
     assert answer.status_code == 200
     assert answer.headers["access-control-allow-origin"] == ORIGIN
     assert "x-request-id" in answer.headers["access-control-expose-headers"].lower()
     other = {**PREFLIGHT, "Origin": "https://evil.example.net"}
-    refused = server.client.options("/v2/rerank", headers=other)
+    refused = in_process_app.client.options("/v2/rerank", headers=other)
     assert refused.status_code == 400
     assert "access-control-allow-origin" not in refused.headers
 
 
-def test_drain_abort_answers_requests_still_in_flight_with_503(make_server: MakeServer) -> None:
+def test_drain_abort_answers_requests_still_in_flight_with_503(
+    make_in_process_app: MakeInProcessApp,
+) -> None:
     entered, release = threading.Event(), threading.Event()
 
     def held(batch: Batch) -> FloatArray:
@@ -214,16 +224,16 @@ def test_drain_abort_answers_requests_still_in_flight_with_503(make_server: Make
         release.wait(WAIT_S)
         return overlap_logits(batch)
 
-    server = make_server(backend=FakeBackend(logit_fn=held))
-    portal = server.client.portal
+    in_process_app = make_in_process_app(backend=FakeBackend(logit_fn=held))
+    portal = in_process_app.client.portal
     assert portal is not None
     with ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(server.client.post, "/v2/rerank", json=rerank_body())
+        pending = pool.submit(in_process_app.client.post, "/v2/rerank", json=rerank_body())
         assert entered.wait(WAIT_S)
-        assert server.app.state.drain.in_flight == 1
-        portal.call(server.app.state.drain.abort)
+        assert in_process_app.app.state.drain.in_flight == 1
+        portal.call(in_process_app.app.state.drain.abort)
         response = pending.result(WAIT_S)
     release.set()
     assert response.status_code == 503, response.text
     assert _message(response) == SHUTTING_DOWN
-    assert server.app.state.drain.in_flight == 0
+    assert in_process_app.app.state.drain.in_flight == 0

@@ -24,8 +24,8 @@ from e2e.conftest import (
     DOCUMENTS,
     MODEL,
     QUERY,
-    MakeServer,
-    Server,
+    InProcessApp,
+    MakeInProcessApp,
     rerank_body,
 )
 from openrerank.config import EngineConfig, HttpConfig
@@ -82,20 +82,20 @@ def assert_unauthorized(response: httpx.Response) -> None:
 # Authentication ----------------------------------------------------------------------
 
 
-def test_auth_off_leaves_every_route_open(server: Server) -> None:
+def test_auth_off_leaves_every_route_open(in_process_app: InProcessApp) -> None:
     for method, path, body in [("GET", "/health", None), *PROTECTED]:
-        response = call(server.client, method, path, body)
+        response = call(in_process_app.client, method, path, body)
         assert response.status_code == 200, (path, response.text)
 
 
 @pytest.mark.parametrize(("method", "path", "body"), PROTECTED, ids=ROUTE_IDS)
 def test_auth_on_requires_the_key_on_every_route_but_health(
-    make_server: MakeServer, method: str, path: str, body: dict[str, Any] | None
+    make_in_process_app: MakeInProcessApp, method: str, path: str, body: dict[str, Any] | None
 ) -> None:
-    server = make_server(http=HttpConfig(api_keys=(KEY_A,)))
-    assert server.client.get("/health").status_code == 200
-    assert_unauthorized(call(server.client, method, path, body))
-    response = call(server.client, method, path, body, headers=bearer(KEY_A))
+    in_process_app = make_in_process_app(http=HttpConfig(api_keys=(KEY_A,)))
+    assert in_process_app.client.get("/health").status_code == 200
+    assert_unauthorized(call(in_process_app.client, method, path, body))
+    response = call(in_process_app.client, method, path, body, headers=bearer(KEY_A))
     assert response.status_code == 200, response.text
 
 
@@ -125,38 +125,42 @@ def test_auth_on_requires_the_key_on_every_route_but_health(
     ],
 )
 def test_auth_refuses_wrong_keys_schemes_and_missing_headers(
-    make_server: MakeServer, headers: dict[str, str]
+    make_in_process_app: MakeInProcessApp, headers: dict[str, str]
 ) -> None:
-    server = make_server(http=HttpConfig(api_keys=(KEY_A,)))
-    assert_unauthorized(server.client.post("/v2/rerank", json=rerank_body(), headers=headers))
-    assert server.backend.batches == []
+    in_process_app = make_in_process_app(http=HttpConfig(api_keys=(KEY_A,)))
+    assert_unauthorized(
+        in_process_app.client.post("/v2/rerank", json=rerank_body(), headers=headers)
+    )
+    assert in_process_app.backend.batches == []
 
 
-def test_auth_accepts_each_configured_key(make_server: MakeServer) -> None:
-    server = make_server(http=HttpConfig(api_keys=(KEY_A, KEY_B)))
+def test_auth_accepts_each_configured_key(make_in_process_app: MakeInProcessApp) -> None:
+    in_process_app = make_in_process_app(http=HttpConfig(api_keys=(KEY_A, KEY_B)))
     for key in (KEY_A, KEY_B):
-        response = server.client.post("/v2/rerank", json=rerank_body(), headers=bearer(key))
+        response = in_process_app.client.post("/v2/rerank", json=rerank_body(), headers=bearer(key))
         assert response.status_code == 200, response.text
-        assert server.client.get("/ready", headers={"Authorization": f"bearer {key}"}).is_success
+        assert in_process_app.client.get(
+            "/ready", headers={"Authorization": f"bearer {key}"}
+        ).is_success
 
 
-def test_auth_metrics_public_opens_metrics_only(make_server: MakeServer) -> None:
-    server = make_server(http=HttpConfig(api_keys=(KEY_A,), metrics_public=True))
-    assert server.client.get("/metrics").status_code == 200
-    assert server.client.get("/health").status_code == 200
+def test_auth_metrics_public_opens_metrics_only(make_in_process_app: MakeInProcessApp) -> None:
+    in_process_app = make_in_process_app(http=HttpConfig(api_keys=(KEY_A,), metrics_public=True))
+    assert in_process_app.client.get("/metrics").status_code == 200
+    assert in_process_app.client.get("/health").status_code == 200
     for method, path, body in PROTECTED:
         if path != "/metrics":
-            assert_unauthorized(call(server.client, method, path, body))
+            assert_unauthorized(call(in_process_app.client, method, path, body))
 
 
 def test_auth_keys_never_appear_in_responses_or_logs(
-    make_server: MakeServer, caplog: pytest.LogCaptureFixture
+    make_in_process_app: MakeInProcessApp, caplog: pytest.LogCaptureFixture
 ) -> None:
     wrong = "sk-ops-wrong-913f"
     caplog.set_level(logging.DEBUG)
-    server = make_server(http=HttpConfig(api_keys=(KEY_A, KEY_B)))
+    in_process_app = make_in_process_app(http=HttpConfig(api_keys=(KEY_A, KEY_B)))
     responses = [
-        call(server.client, method, path, body, headers=headers)
+        call(in_process_app.client, method, path, body, headers=headers)
         for method, path, body in [("GET", "/health", None), *PROTECTED]
         for headers in (bearer(KEY_A), bearer(wrong), {"Authorization": KEY_B})
     ]
@@ -173,21 +177,21 @@ def test_auth_keys_never_appear_in_responses_or_logs(
 # Health, readiness and models -----------------------------------------------------------
 
 
-def test_health_answers_ok(server: Server) -> None:
-    response = server.client.get("/health")
+def test_health_answers_ok(in_process_app: InProcessApp) -> None:
+    response = in_process_app.client.get("/health")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
-def test_ready_answers_ready_once_models_are_loaded(server: Server) -> None:
-    response = server.client.get("/ready")
+def test_ready_answers_ready_once_models_are_loaded(in_process_app: InProcessApp) -> None:
+    response = in_process_app.client.get("/ready")
     assert response.status_code == 200 and response.json() == {"status": "ready"}
 
 
 def test_models_lists_name_aliases_default_and_context_length(
-    server: Server, tiny_model_dir: Path
+    in_process_app: InProcessApp, tiny_model_dir: Path
 ) -> None:
     window = json.loads((tiny_model_dir / "tokenizer_config.json").read_text())
-    response = server.client.get("/v1/models")
+    response = in_process_app.client.get("/v1/models")
     assert response.status_code == 200
     (card,) = response.json()["models"]
     assert card["name"] == MODEL
@@ -202,9 +206,9 @@ def test_models_lists_name_aliases_default_and_context_length(
 # Metrics -----------------------------------------------------------------------------
 
 
-def test_metrics_exposes_every_family_as_prometheus_text(server: Server) -> None:
-    assert server.client.post("/v2/rerank", json=rerank_body()).status_code == 200
-    response = server.client.get("/metrics")
+def test_metrics_exposes_every_family_as_prometheus_text(in_process_app: InProcessApp) -> None:
+    assert in_process_app.client.post("/v2/rerank", json=rerank_body()).status_code == 200
+    response = in_process_app.client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
@@ -214,104 +218,117 @@ def test_metrics_exposes_every_family_as_prometheus_text(server: Server) -> None
     assert "# TYPE openrerank_documents_scored_total counter" in text
     assert "# TYPE openrerank_tokens_scored_total counter" in text
     assert f'openrerank_queue_pairs{{model="{MODEL}"}} 0.0' in text
-    assert server.metric("openrerank_requests_total", status="200") >= 1
+    assert in_process_app.metric("openrerank_requests_total", status="200") >= 1
 
 
-def test_metrics_count_requests_and_latency_per_request(server: Server) -> None:
-    before = server.metric("openrerank_requests_total", status="422")
-    latency_before = server.metric("openrerank_request_duration_seconds_count")
-    server.client.post("/v2/rerank", json=rerank_body(top_k=1))
-    server.client.post("/v2/rerank", json=rerank_body(top_k=1))
-    assert server.metric("openrerank_requests_total", status="422") == before + 2
-    assert server.metric("openrerank_request_duration_seconds_count") == latency_before + 2
+def test_metrics_count_requests_and_latency_per_request(in_process_app: InProcessApp) -> None:
+    before = in_process_app.metric("openrerank_requests_total", status="422")
+    latency_before = in_process_app.metric("openrerank_request_duration_seconds_count")
+    in_process_app.client.post("/v2/rerank", json=rerank_body(top_k=1))
+    in_process_app.client.post("/v2/rerank", json=rerank_body(top_k=1))
+    assert in_process_app.metric("openrerank_requests_total", status="422") == before + 2
+    assert in_process_app.metric("openrerank_request_duration_seconds_count") == latency_before + 2
 
 
-def test_metrics_label_known_routes_by_path(server: Server) -> None:
-    server.client.post("/v2/rerank", json=rerank_body())
-    server.client.post("/v1/rerank", json={**V1_BODY, "top_k": 1})
-    server.client.get("/ready")
+def test_metrics_label_known_routes_by_path(in_process_app: InProcessApp) -> None:
+    in_process_app.client.post("/v2/rerank", json=rerank_body())
+    in_process_app.client.post("/v1/rerank", json={**V1_BODY, "top_k": 1})
+    in_process_app.client.get("/ready")
     requests = "openrerank_requests_total"
-    assert server.metric(requests, route="/v2/rerank", status="200") == 1
-    assert server.metric(requests, route="/v1/rerank", status="422") == 1
-    assert server.metric(requests, route="/ready", status="200") == 1
-    assert server.metric("openrerank_request_duration_seconds_count", route="/v2/rerank") == 1
+    assert in_process_app.metric(requests, route="/v2/rerank", status="200") == 1
+    assert in_process_app.metric(requests, route="/v1/rerank", status="422") == 1
+    assert in_process_app.metric(requests, route="/ready", status="200") == 1
+    assert (
+        in_process_app.metric("openrerank_request_duration_seconds_count", route="/v2/rerank") == 1
+    )
 
 
-def test_metrics_label_middleware_refusals_by_route(make_server: MakeServer) -> None:
-    server = make_server(http=HttpConfig(api_keys=(KEY_A,), max_request_bytes=1_000))
-    server.client.post("/v2/rerank", json=rerank_body())
-    server.client.post(
+def test_metrics_label_middleware_refusals_by_route(make_in_process_app: MakeInProcessApp) -> None:
+    in_process_app = make_in_process_app(
+        http=HttpConfig(api_keys=(KEY_A,), max_request_bytes=1_000)
+    )
+    in_process_app.client.post("/v2/rerank", json=rerank_body())
+    in_process_app.client.post(
         "/v2/rerank", json=rerank_body(documents=["x" * 2_000]), headers=bearer(KEY_A)
     )
     requests = "openrerank_requests_total"
-    assert server.metric(requests, route="/v2/rerank", status="401") == 1
-    assert server.metric(requests, route="/v2/rerank", status="413") == 1
+    assert in_process_app.metric(requests, route="/v2/rerank", status="401") == 1
+    assert in_process_app.metric(requests, route="/v2/rerank", status="413") == 1
 
 
-def test_metrics_label_unknown_paths_other(server: Server) -> None:
+def test_metrics_label_unknown_paths_other(in_process_app: InProcessApp) -> None:
     for path in ("/nope", "/v2/rerank/extra", "/secret-abc123"):
-        assert server.client.get(path).status_code == 404
-    assert server.metric("openrerank_requests_total", route="other", status="404") == 3
-    text = server.app.state.metrics.render().decode()
+        assert in_process_app.client.get(path).status_code == 404
+    assert in_process_app.metric("openrerank_requests_total", route="other", status="404") == 3
+    text = in_process_app.app.state.metrics.render().decode()
     assert "/nope" not in text and "secret-abc123" not in text
 
 
-def test_metrics_documents_and_tokens_grow_by_the_work_done(server: Server) -> None:
+def test_metrics_documents_and_tokens_grow_by_the_work_done(in_process_app: InProcessApp) -> None:
     documents = ["the quick brown fox", "water boils", "sleep is important", "coffee"]
-    docs_before = server.metric("openrerank_documents_scored_total", model=MODEL)
-    tokens_before = server.metric("openrerank_tokens_scored_total", model=MODEL)
-    batches_before = len(server.backend.batches)
-    response = server.client.post("/v1/rerank", json={"query": QUERY, "documents": documents})
+    docs_before = in_process_app.metric("openrerank_documents_scored_total", model=MODEL)
+    tokens_before = in_process_app.metric("openrerank_tokens_scored_total", model=MODEL)
+    batches_before = len(in_process_app.backend.batches)
+    response = in_process_app.client.post(
+        "/v1/rerank", json={"query": QUERY, "documents": documents}
+    )
     assert response.status_code == 200
-    new_batches = server.backend.batches[batches_before:]
+    new_batches = in_process_app.backend.batches[batches_before:]
     tokens_run = sum(int(batch.attention_mask.sum()) for batch in new_batches)
     assert response.json()["usage"]["total_tokens"] == tokens_run
-    docs_after = server.metric("openrerank_documents_scored_total", model=MODEL)
-    tokens_after = server.metric("openrerank_tokens_scored_total", model=MODEL)
+    docs_after = in_process_app.metric("openrerank_documents_scored_total", model=MODEL)
+    tokens_after = in_process_app.metric("openrerank_tokens_scored_total", model=MODEL)
     assert docs_after == docs_before + len(documents)
     assert tokens_after == tokens_before + tokens_run
-    assert server.metric("openrerank_queue_pairs", model=MODEL) == 0
+    assert in_process_app.metric("openrerank_queue_pairs", model=MODEL) == 0
 
 
 # Request ids and access logs --------------------------------------------------------------
 
 
-def test_request_id_is_a_fresh_uuid_when_absent(server: Server) -> None:
-    first = server.client.post("/v2/rerank", json=rerank_body())
-    second = server.client.get("/health")
+def test_request_id_is_a_fresh_uuid_when_absent(in_process_app: InProcessApp) -> None:
+    first = in_process_app.client.post("/v2/rerank", json=rerank_body())
+    second = in_process_app.client.get("/health")
     ids = [first.headers["x-request-id"], second.headers["x-request-id"]]
     assert all(uuid.UUID(value).version == 4 for value in ids)
     assert ids[0] != ids[1]
     assert first.json()["id"] == ids[0]
 
 
-def test_request_id_is_echoed_when_sent(server: Server) -> None:
+def test_request_id_is_echoed_when_sent(in_process_app: InProcessApp) -> None:
     sent = "client-req.42:trace/abc=="
-    response = server.client.post("/v2/rerank", json=rerank_body(), headers={"X-Request-Id": sent})
+    response = in_process_app.client.post(
+        "/v2/rerank", json=rerank_body(), headers={"X-Request-Id": sent}
+    )
     assert response.headers["x-request-id"] == sent
     assert response.json()["id"] == sent
     assert (
-        server.client.get("/nope", headers={"X-Request-Id": sent}).headers["x-request-id"] == sent
+        in_process_app.client.get("/nope", headers={"X-Request-Id": sent}).headers["x-request-id"]
+        == sent
     )
 
 
 @pytest.mark.parametrize(
     "sent", ["a" * 300, "has spaces in it", "semi;colon", "<script>"], ids=lambda s: s[:12]
 )
-def test_request_id_is_replaced_when_garbage(server: Server, sent: str) -> None:
-    response = server.client.post("/v2/rerank", json=rerank_body(), headers={"X-Request-Id": sent})
+def test_request_id_is_replaced_when_garbage(in_process_app: InProcessApp, sent: str) -> None:
+    response = in_process_app.client.post(
+        "/v2/rerank", json=rerank_body(), headers={"X-Request-Id": sent}
+    )
     returned = response.headers["x-request-id"]
     assert returned != sent and uuid.UUID(returned).version == 4
     assert response.json()["id"] == returned
 
 
 def test_access_log_records_id_method_path_and_status(
-    server: Server, caplog: pytest.LogCaptureFixture
+    in_process_app: InProcessApp, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, logger="openrerank.access"):
-        ok = server.client.post("/v2/rerank", json=rerank_body(), headers={"X-Request-Id": "r-1"})
-        bad = server.client.post("/v1/rerank", json={**V1_BODY, "top_k": 1})
-        missing = server.client.get("/nope")
+        ok = in_process_app.client.post(
+            "/v2/rerank", json=rerank_body(), headers={"X-Request-Id": "r-1"}
+        )
+        bad = in_process_app.client.post("/v1/rerank", json={**V1_BODY, "top_k": 1})
+        missing = in_process_app.client.get("/nope")
     entries = [
         json.loads(record.getMessage())
         for record in caplog.records
@@ -331,8 +348,8 @@ def test_access_log_records_id_method_path_and_status(
 # OpenAPI and docs ---------------------------------------------------------------------------
 
 
-def test_openapi_is_valid_and_documents_the_error_table(server: Server) -> None:
-    spec = server.client.get("/openapi.json").json()
+def test_openapi_is_valid_and_documents_the_error_table(in_process_app: InProcessApp) -> None:
+    spec = in_process_app.client.get("/openapi.json").json()
     validate(spec)
     table = {str(row.status): row.description for row in ERROR_TABLE}
     for path in ("/v2/rerank", "/v1/rerank", "/rerank"):
@@ -342,8 +359,8 @@ def test_openapi_is_valid_and_documents_the_error_table(server: Server) -> None:
         assert "200" in responses
 
 
-def test_docs_page_is_html(server: Server) -> None:
-    response = server.client.get("/docs")
+def test_docs_page_is_html(in_process_app: InProcessApp) -> None:
+    response = in_process_app.client.get("/docs")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "/openapi.json" in response.text
@@ -370,36 +387,36 @@ def _without_id(body: Any) -> Any:
     ids=["v2", "v1", "tei"],
 )
 def test_rerank_explicit_nulls_mean_the_defaults(
-    server: Server, path: str, body: dict[str, Any], nulls: list[str]
+    in_process_app: InProcessApp, path: str, body: dict[str, Any], nulls: list[str]
 ) -> None:
-    plain = server.client.post(path, json=body)
-    with_nulls = server.client.post(path, json={**body, **dict.fromkeys(nulls)})
+    plain = in_process_app.client.post(path, json=body)
+    with_nulls = in_process_app.client.post(path, json={**body, **dict.fromkeys(nulls)})
     assert plain.status_code == with_nulls.status_code == 200, with_nulls.text
     assert _without_id(with_nulls.json()) == _without_id(plain.json())
 
 
-def test_rerank_v1_returns_documents_only_when_asked(server: Server) -> None:
+def test_rerank_v1_returns_documents_only_when_asked(in_process_app: InProcessApp) -> None:
     documents: list[Any] = ["the quick brown fox", {"text": "water boils", "url": "u"}]
     body = {"query": QUERY, "documents": documents}
     for flag in (False, None):
-        results = server.client.post("/v1/rerank", json={**body, "return_documents": flag})
+        results = in_process_app.client.post("/v1/rerank", json={**body, "return_documents": flag})
         assert all("document" not in r for r in results.json()["results"]), results.text
-    results = server.client.post("/v1/rerank", json={**body, "return_documents": True})
+    results = in_process_app.client.post("/v1/rerank", json={**body, "return_documents": True})
     by_index = {r["index"]: r["document"] for r in results.json()["results"]}
     assert by_index == {0: {"text": "the quick brown fox"}, 1: documents[1]}
 
 
-def test_rerank_v2_results_have_no_document(server: Server) -> None:
-    response = server.client.post("/v2/rerank", json=rerank_body())
+def test_rerank_v2_results_have_no_document(in_process_app: InProcessApp) -> None:
+    response = in_process_app.client.post("/v2/rerank", json=rerank_body())
     body = response.json()
     assert set(body) == {"id", "results", "meta"}
     assert all(set(r) == {"index", "relevance_score"} for r in body["results"])
     assert body["meta"]["api_version"]["version"] == "2"
 
 
-def test_rerank_results_are_best_first_and_cut_to_top_n(server: Server) -> None:
+def test_rerank_results_are_best_first_and_cut_to_top_n(in_process_app: InProcessApp) -> None:
     documents = ["quick brown fox", "sleep", "the brown fox", "water boils at sea level"]
-    full = server.client.post("/v2/rerank", json=rerank_body(documents=documents)).json()
+    full = in_process_app.client.post("/v2/rerank", json=rerank_body(documents=documents)).json()
     scores = [r["relevance_score"] for r in full["results"]]
     assert scores == sorted(scores, reverse=True) and len(set(scores)) > 1
     assert sorted(r["index"] for r in full["results"]) == list(range(len(documents)))
@@ -407,18 +424,22 @@ def test_rerank_results_are_best_first_and_cut_to_top_n(server: Server) -> None:
         ("/v2/rerank", rerank_body(documents=documents, top_n=2)),
         ("/v1/rerank", {"query": QUERY, "documents": documents, "top_n": 2}),
     ):
-        cut = server.client.post(path, json=body).json()["results"]
+        cut = in_process_app.client.post(path, json=body).json()["results"]
         assert cut == full["results"][:2], path
-    too_many = server.client.post("/v2/rerank", json=rerank_body(documents=documents, top_n=9))
+    too_many = in_process_app.client.post(
+        "/v2/rerank", json=rerank_body(documents=documents, top_n=9)
+    )
     assert too_many.json()["results"] == full["results"]
-    tei = server.client.post("/rerank", json={"query": QUERY, "texts": documents}).json()
+    tei = in_process_app.client.post("/rerank", json={"query": QUERY, "texts": documents}).json()
     assert [r["index"] for r in tei] == [r["index"] for r in full["results"]]
     assert all(set(r) == {"index", "score"} for r in tei)
 
 
 @pytest.mark.parametrize("n", [1, 100, 101, 200])
-def test_rerank_bills_one_search_unit_per_hundred_documents(server: Server, n: int) -> None:
-    response = server.client.post("/v2/rerank", json=rerank_body(documents=["fox"] * n))
+def test_rerank_bills_one_search_unit_per_hundred_documents(
+    in_process_app: InProcessApp, n: int
+) -> None:
+    response = in_process_app.client.post("/v2/rerank", json=rerank_body(documents=["fox"] * n))
     assert response.status_code == 200, response.text
     assert response.json()["meta"]["billed_units"] == {"search_units": math.ceil(n / 100)}
 

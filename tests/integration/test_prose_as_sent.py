@@ -138,9 +138,10 @@ def max_length(reference_model_dir: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def engine_config() -> EngineConfig:
-    """The configuration the reranker runs under (``Reranker(REFERENCE_MODEL)``'s)."""
-    return EngineConfig(model=ModelConfig(name=REFERENCE_MODEL))
+def engine_config(reference_onnx_cache: Path) -> EngineConfig:
+    """The configuration the reranker runs under (``Reranker(REFERENCE_MODEL)``'s, over the
+    session's ONNX export)."""
+    return EngineConfig(model=ModelConfig(name=REFERENCE_MODEL, cache_dir=reference_onnx_cache))
 
 
 @pytest.fixture(scope="module")

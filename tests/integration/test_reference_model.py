@@ -40,11 +40,6 @@ def transformers_logits(
     return outputs
 
 
-@pytest.fixture(scope="module")
-def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("reference-onnx")
-
-
 def open_reference(backend: BackendName, precision: Precision, cache: Path) -> Reranker:
     model = ModelConfig(name=REFERENCE_MODEL, backend=backend, precision=precision, cache_dir=cache)
     return Reranker.from_config(EngineConfig(model=model))
@@ -55,9 +50,9 @@ def test_reference_model_matches_transformers_on_200_scifact_pairs(
     backend: BackendName,
     scifact_pairs: list[tuple[str, list[str]]],
     transformers_logits: list[np.ndarray],
-    onnx_cache: Path,
+    reference_onnx_cache: Path,
 ) -> None:
-    with open_reference(backend, "fp32", onnx_cache) as reranker:
+    with open_reference(backend, "fp32", reference_onnx_cache) as reranker:
         assert reranker.info.max_length == 256 and reranker.info.activation == "sigmoid"
         for (query, documents), expected in zip(scifact_pairs, transformers_logits, strict=True):
             logits = reranker.score(query, documents, raw=True, max_chunks_per_doc=1)
@@ -69,9 +64,9 @@ def test_reference_model_matches_transformers_on_200_scifact_pairs(
 def test_reference_model_int8_stays_close_to_fp32(
     scifact_pairs: list[tuple[str, list[str]]],
     transformers_logits: list[np.ndarray],
-    onnx_cache: Path,
+    reference_onnx_cache: Path,
 ) -> None:
-    with open_reference("onnx", "int8", onnx_cache) as reranker:
+    with open_reference("onnx", "int8", reference_onnx_cache) as reranker:
         assert reranker.info.precision == "int8"
         for (query, documents), expected in zip(scifact_pairs, transformers_logits, strict=True):
             logits = reranker.score(query, documents, raw=True, max_chunks_per_doc=1)
@@ -80,16 +75,18 @@ def test_reference_model_int8_stays_close_to_fp32(
 
 
 def test_reference_model_onnx_export_is_cached_per_revision(
-    reference_model_dir: Path, scifact_pairs: list[tuple[str, list[str]]], onnx_cache: Path
+    reference_model_dir: Path,
+    scifact_pairs: list[tuple[str, list[str]]],
+    reference_onnx_cache: Path,
 ) -> None:
     query, documents = scifact_pairs[0]
-    with open_reference("onnx", "fp32", onnx_cache) as reranker:
+    with open_reference("onnx", "fp32", reference_onnx_cache) as reranker:
         exported = Path(reranker.info.model_file or "")
         first = reranker.score(query, documents[:5], max_chunks_per_doc=1)
     assert exported.parent.name == reference_model_dir.name
-    assert exported.is_relative_to(onnx_cache)
+    assert exported.is_relative_to(reference_onnx_cache)
     stamp = exported.stat().st_mtime_ns
-    with open_reference("onnx", "fp32", onnx_cache) as reranker:
+    with open_reference("onnx", "fp32", reference_onnx_cache) as reranker:
         np.testing.assert_array_equal(
             reranker.score(query, documents[:5], max_chunks_per_doc=1), first
         )

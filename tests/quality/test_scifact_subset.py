@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from conftest import REFERENCE_MODEL
-from openrerank import Reranker
+from openrerank import EngineConfig, ModelConfig, Reranker
 from openrerank.eval.datasets import BeirDataset, with_candidates
 from openrerank.eval.measures import evaluate
 from openrerank.eval.runner import rerank_candidates
@@ -63,8 +63,9 @@ def max_length(reference_model_dir: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def openrerank_run(subset: BeirDataset, max_length: int) -> Run:
-    with Reranker(REFERENCE_MODEL) as reranker:
+def openrerank_run(subset: BeirDataset, max_length: int, reference_onnx_cache: Path) -> Run:
+    model = ModelConfig(name=REFERENCE_MODEL, cache_dir=reference_onnx_cache)
+    with Reranker.from_config(EngineConfig(model=model)) as reranker:
         info = reranker.info
         assert (info.backend, info.precision, info.max_length) == ("onnx", "fp32", max_length)
         return rerank_candidates(reranker, subset, max_chunks_per_doc=1)
