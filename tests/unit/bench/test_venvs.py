@@ -83,10 +83,3 @@ def test_order_matters_in_the_marker() -> None:
 def test_no_requirements_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="requirement"):
         venvs.ensure_venv(tmp_path, "base", (), log=tmp_path / "pip.log")
-
-
-def test_run_logged_reports_the_log(tmp_path: Path) -> None:
-    log = tmp_path / "run.log"
-    with pytest.raises(RuntimeError, match=r"run\.log"):
-        venvs._run_logged(["false"], log)
-    assert "$ false" in log.read_text(encoding="utf-8")
