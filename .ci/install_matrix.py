@@ -47,8 +47,12 @@ EXTRA_COMMANDS = {
     "serve": ("server", ["serve"]),
     "eval": ("eval", ["eval", "--dataset", "."]),
     "calibrate": ("eval", ["calibrate", "--dataset", "."]),
-    "bench": ("bench", ["bench"]),
+    **{
+        f"bench {tool}": ("bench", ["bench", tool])
+        for tool in ("compare", "latency", "http-latency", "long-documents", "reliability")
+    },
 }
+BENCH_TOOLS = tuple(name for name in EXTRA_COMMANDS if name.startswith("bench "))
 
 
 @dataclass(frozen=True)
@@ -65,11 +69,13 @@ class Install:
 
 
 INSTALLS = (
-    Install("bare", (".",), without=("serve", "eval", "calibrate", "bench"), rank_extra="onnx"),
+    Install(
+        "bare", (".",), without=("serve", "eval", "calibrate", *BENCH_TOOLS), rank_extra="onnx"
+    ),
     Install(
         "make-serve",
         (TORCH, ".[server,torch]"),
-        without=("eval", "calibrate", "bench"),
+        without=("eval", "calibrate", *BENCH_TOOLS),
         serves=True,
     ),
 )
