@@ -27,8 +27,8 @@ RerankCompat = Literal["vllm", "infinity"]
 PRECISIONS: tuple[Precision, ...] = ("fp32", "fp16", "bf16", "int8")
 BACKENDS: tuple[BackendName, ...] = ("auto", "onnx", "openvino", "torch", "fake")
 RERANK_COMPATS: tuple[RerankCompat, ...] = ("vllm", "infinity")
-LogLevel = Literal["critical", "error", "warning", "info", "debug"]
-LOG_LEVELS: tuple[LogLevel, ...] = ("critical", "error", "warning", "info", "debug")
+LOG_LEVELS: tuple[str, ...] = ("critical", "error", "warning", "info", "debug")
+_LOG_LEVEL_ALIASES = {"warn": "warning", "fatal": "critical"}
 PerModel = Literal["any", "own", "names"]
 SETTING = "openrerank.setting"
 """The key of a field's :class:`Setting` in its dataclass metadata."""
@@ -385,8 +385,10 @@ class ServerConfig:
     host: str = setting("127.0.0.1", "Interface to bind; 0.0.0.0 exposes it on every interface.")
     port: int = setting(8000, "TCP port.")
     http: HttpConfig = field(default_factory=HttpConfig)
-    log_level: LogLevel = setting(
-        "info", "Level of the openrerank and uvicorn loggers (also openrerank --log-level)."
+    log_level: str = setting(
+        "info",
+        "Level of the openrerank and uvicorn loggers: debug, info, warning, error or "
+        "critical, in any case (also openrerank --log-level).",
     )
     shutdown_grace_s: float = setting(
         25.0,
@@ -396,8 +398,10 @@ class ServerConfig:
     )
 
     def __post_init__(self) -> None:
-        if self.log_level not in LOG_LEVELS:
+        level = _LOG_LEVEL_ALIASES.get(self.log_level.lower(), self.log_level.lower())
+        if level not in LOG_LEVELS:
             raise ValueError(f"log_level must be one of {LOG_LEVELS}, got {self.log_level!r}")
+        object.__setattr__(self, "log_level", level)
         if self.shutdown_grace_s < 0:
             raise ValueError(f"shutdown_grace_s must be >= 0, got {self.shutdown_grace_s}")
         if not self.models:

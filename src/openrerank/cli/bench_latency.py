@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
 from openrerank.bench import REFERENCE_MODEL
 from openrerank.cli.choices import AUTO, FP32, BackendChoice, PrecisionChoice
 from openrerank.cli.extras import needs_extra
-from openrerank.types import BackendName, Precision
+
+if TYPE_CHECKING:
+    from openrerank.types import BackendName, Precision
 
 ModelOption = Annotated[str, typer.Option(help="Model id or local directory.")]
 DatasetOption = Annotated[Path, typer.Option(help="BEIR SciFact folder (with its BM25 run).")]
@@ -82,8 +84,8 @@ def http_latency(  # noqa: PLR0913 - each flag is one documented option
     config = HttpLatencyConfig(
         model=model,
         data=dataset,
-        backend=cast(BackendName, backend.value),
-        precision=cast(Precision, precision.value),
+        backend=cast("BackendName", backend.value),
+        precision=cast("Precision", precision.value),
         repeats=repeats,
         warmup=warmup,
         log=log,

@@ -111,7 +111,7 @@ class CalibrateArgs:
 
 
 @needs_extra("eval", "eval")
-@with_options(MODEL_OPTIONS)
+@with_options(MODEL_OPTIONS, envvars=False)
 def evaluate(  # noqa: PLR0913 - each flag is one documented option
     dataset: DatasetOption,
     model: ModelOption = DEFAULT_MODEL,
@@ -169,7 +169,7 @@ def evaluate(  # noqa: PLR0913 - each flag is one documented option
 
 
 @needs_extra("calibrate", "eval")
-@with_options(MODEL_OPTIONS)
+@with_options(MODEL_OPTIONS, envvars=False)
 def calibrate(  # noqa: PLR0913 - each flag is one documented option
     dataset: DatasetOption,
     model: ModelOption = DEFAULT_MODEL,

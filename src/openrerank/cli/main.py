@@ -67,7 +67,7 @@ def root(
 
 
 @app.command()
-@with_options(MODEL_OPTIONS)
+@with_options(MODEL_OPTIONS, envvars=False)
 def rank(
     query: Annotated[str, typer.Option("--query", "-q", help="The search query.")],
     model: Annotated[

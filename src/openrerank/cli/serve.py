@@ -16,7 +16,7 @@ import logging
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 import typer
 
@@ -113,9 +113,12 @@ def serve(
     **settings: Any,
 ) -> None:
     """Serve the Cohere-compatible HTTP API (v2/v1 rerank, TEI rerank, models, metrics)."""
+    from openrerank.server.run import configure_logging, run_server
+
     params = {**ctx.params, "log_level": _log_level(ctx)}
     try:
         resolved = server_config(params)
+        configure_logging(resolved.log_level)
         if model is None and fallback_model is not None:
             resolved = _default_or_fallback(params, fallback_model) or resolved
     except (OSError, ValueError) as exc:
@@ -123,22 +126,32 @@ def serve(
     if print_config:
         typer.echo(json.dumps(describe(resolved), indent=2, default=str))
         return
-    from openrerank.server.run import configure_logging, run_server
-
-    configure_logging(resolved.log_level)
     if not run_server(resolved):
         raise typer.Exit(1)
 
 
 def _log_level(ctx: typer.Context) -> str:
-    """``serve --log-level`` when given (flag, environment or file), else the root
-    ``openrerank --log-level`` when given, else the server's default."""
-    own = ctx.params.get("log_level")
-    source = ctx.get_parameter_source("log_level")
-    if source is not None and source.name != "DEFAULT":
+    """The level a flag names (``serve --log-level`` first, then ``openrerank
+    --log-level``), else serve's from the environment or the file, else the root's
+    environment, else the server's default."""
+    root = ctx.find_root()
+    own, given = ctx.params.get("log_level"), root.params.get("log_level")
+    own_source = _source(ctx, "log_level")
+    if own_source == "COMMANDLINE" or (
+        own_source != "DEFAULT" and _source(root, "log_level") != "COMMANDLINE"
+    ):
         return str(own)
-    root = ctx.find_root().params.get("log_level")
-    return str(root or own).lower()
+    return str(given or own)
+
+
+class _Sourced(Protocol):
+    def get_parameter_source(self, name: str) -> Any: ...
+
+
+def _source(ctx: _Sourced, name: str) -> str:
+    """Where a parameter's value came from: COMMANDLINE, ENVIRONMENT, DEFAULT_MAP, DEFAULT."""
+    source = ctx.get_parameter_source(name)
+    return source.name if source is not None else "DEFAULT"
 
 
 def _default_or_fallback(params: Mapping[str, Any], fallback: str) -> ServerConfig | None:

@@ -97,17 +97,21 @@ def options(owner: type, *, only: Collection[str] | None = None) -> tuple[Option
     return tuple(found)
 
 
-def with_options(group: Sequence[Option]) -> Callable[[_Command], _Command]:
+def with_options(
+    group: Sequence[Option], *, envvars: bool = True
+) -> Callable[[_Command], _Command]:
     """Add ``group``'s options to a typer command.
 
     The command declares its own parameters and a ``**settings`` catch-all; typer sees
     both, and the generated values arrive in ``settings`` under :attr:`Option.param`.
+    ``envvars=False`` leaves out the ``OPENRERANK_*`` variables (they configure ``serve``;
+    a one-off command should not pick up a server's environment).
     """
 
     def decorate(command: _Command) -> _Command:
         signature = inspect.signature(command, eval_str=True)
         own = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
-        generated = [parameter(option) for option in group]
+        generated = [parameter(option, envvar=envvars) for option in group]
 
         @functools.wraps(command)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -119,7 +123,7 @@ def with_options(group: Sequence[Option]) -> Callable[[_Command], _Command]:
     return decorate
 
 
-def parameter(option: Option) -> inspect.Parameter:
+def parameter(option: Option, *, envvar: bool = True) -> inspect.Parameter:
     """The typer parameter of one option: flag, environment variable, type, help."""
     annotation, default = _typer_type(option)
     show: bool | str = True
@@ -128,7 +132,7 @@ def parameter(option: Option) -> inspect.Parameter:
     elif _repeated(option):
         show = _shown(option.default)
     info = typer.Option(
-        envvar=option.envvar,
+        envvar=option.envvar if envvar else None,
         help=option.setting.help,
         show_default=show,
         case_sensitive=False,
@@ -188,7 +192,9 @@ def _per_model(option: Option, items: list[str], models: Sequence[str]) -> list[
 def _targets(option: Option, item: str, models: Sequence[str]) -> list[tuple[str, str]]:
     """``MODEL=VALUE`` for a served model; else ``VALUE`` for every model (``any``) or
     for the only one (``own``)."""
-    name, sep, value = item.partition("=")
+    # ``any`` values never hold "=" (a model path may); ``own`` values may (a file path)
+    split = item.rpartition if option.setting.per_model == "any" else item.partition
+    name, sep, value = split("=")
     if sep and name.strip() in models:
         return [(name.strip(), value.strip())]
     if option.setting.per_model == "any":

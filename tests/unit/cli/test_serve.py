@@ -207,6 +207,8 @@ def test_serve_declared_settings_reach_the_config() -> None:
         ([], ["--log-level", "warning"], {}, "warning"),
         (["--log-level", "debug"], ["--log-level", "error"], {}, "error"),
         ([], [], {"OPENRERANK_LOG_LEVEL": "DEBUG"}, "debug"),
+        ([], [], {"OPENRERANK_LOG_LEVEL": "WARN"}, "warning"),
+        (["--log-level", "debug"], [], {"OPENRERANK_LOG_LEVEL": "error"}, "debug"),
     ],
 )
 def test_print_config_shows_the_log_level_that_will_run(
@@ -224,7 +226,7 @@ def test_print_config_shows_the_log_level_that_will_run(
         (["--aggregation", "median"], "takes one of"),
         (["--model", "a", "--model", "b", "--calibration", "x.json"], "MODEL=VALUE"),
         (["--calibration", "missing.json"], "is not a file"),
-        (["--log-level", "loud"], "log-level"),
+        (["--log-level", "loud"], "log_level"),
     ],
 )
 def test_serve_refuses_bad_per_model_values(args: list[str], message: str) -> None:
@@ -249,6 +251,8 @@ def test_serve_per_model_values_apply_to_all_or_to_the_model_named(tmp_path: Pat
         ]
     )
     assert [m["chunking"]["aggregation"] for m in data["models"]] == ["mean", "first"]
+    odd = resolved(["--model", "dir=1", "--model", "b", "--aggregation", "dir=1=first"])
+    assert [m["chunking"]["aggregation"] for m in odd["models"]] == ["first", "max"]
     assert [m["model"]["calibration"] for m in data["models"]] == [None, str(fitted)]
 
 
@@ -261,3 +265,19 @@ def test_readme_flag_table_is_generated_from_the_serve_command() -> None:
         "the README's serve flag table is stale: run `python -m openrerank.cli.serve_table "
         "README.md`"
     )
+
+
+def test_server_config_takes_a_log_level_in_any_case() -> None:
+    engines = (EngineConfig(model=ModelConfig(name="m")),)
+    assert ServerConfig(models=engines, log_level="INFO").log_level == "info"
+    assert ServerConfig(models=engines, log_level="warn").log_level == "warning"
+    with pytest.raises(ValueError, match="log_level"):
+        ServerConfig(models=engines, log_level="loud")
+
+
+def test_one_off_commands_take_the_model_options_but_not_the_servers_environment() -> None:
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    for name in ("rank", "eval", "calibrate"):
+        options = {param.name: param for param in commands[name].params}
+        for option in ("revision", "backend", "precision", "device", "max_length", "threads"):
+            assert options[option].envvar is None, (name, option)

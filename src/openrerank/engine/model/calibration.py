@@ -20,7 +20,6 @@ interpolation between the knots, constant beyond the first and last knot.
 
 Example:
     >>> import numpy as np
-import numpy.typing as npt
     >>> c = Calibration("platt", slope=2.0, intercept=0.0)
     >>> c.apply(np.array([0.0], dtype=np.float32)).tolist()
     [0.5]
@@ -239,7 +238,9 @@ def _interpolate(
     lower = upper - 1
     span = knots_x[upper] - knots_x[lower]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        fraction = np.where(span > 0, (values - knots_x[lower]) / span, 1.0)
+        # a zero-width segment (knots with the same x) steps at its x, as np.interp does
+        step = np.where(values >= knots_x[upper], 1.0, 0.0)
+        fraction = np.where(span > 0, (values - knots_x[lower]) / span, step)
     fraction = np.clip(fraction, 0.0, 1.0)
     mapped: npt.NDArray[np.float64] = knots_y[lower] + fraction * (knots_y[upper] - knots_y[lower])
     return mapped

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openrerank.engine.model.calibration import FORMAT, Calibration, load_calibration
@@ -238,3 +238,25 @@ def test_load_calibration_reports_a_directory(tmp_path: Path) -> None:
 
 def test_calibration_error_is_a_value_error() -> None:
     assert issubclass(CalibrationError, ValueError)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    knots=st.lists(
+        st.tuples(st.integers(-400, 400), st.floats(0, 1, allow_nan=False)), min_size=1, max_size=20
+    ),
+    raw=st.lists(st.floats(-60, 60, allow_nan=False), min_size=1, max_size=50),
+)
+def test_calibration_isotonic_is_numpys_interpolation(
+    knots: list[tuple[int, float]], raw: list[float]
+) -> None:
+    """On knots a normal distance apart (ties included), the curve is np.interp's."""
+    xs = tuple(sorted(x / 8 for x, _ in knots))
+    ys = tuple(sorted(y for _, y in knots))
+    values = np.array(raw, dtype=np.float32)
+    expected = np.interp(values.astype(np.float64), xs, ys)
+    if len(set(xs)) < len(xs):  # np.interp's value exactly at a tied x is its own choice
+        values = values[~np.isin(values.astype(np.float64), xs)]
+        expected = np.interp(values.astype(np.float64), xs, ys)
+    result = Calibration("isotonic", knots_x=xs, knots_y=ys).apply(values)
+    np.testing.assert_allclose(result, expected.astype(np.float32), rtol=0, atol=1e-6)
