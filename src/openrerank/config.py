@@ -14,13 +14,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 if TYPE_CHECKING:
     from openrerank.types import BackendName, Precision
 
 DEFAULT_MODEL = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 ActivationName = Literal["auto", "sigmoid", "softmax", "identity"]
+TemplateName = Literal["auto", "none", "qwen3-reranker", "mxbai-rerank-v2", "bge-reranker-v2-gemma"]
+TEMPLATES: tuple[TemplateName, ...] = get_args(TemplateName)
 Aggregation = Literal["max", "mean", "first"]
 AGGREGATIONS: tuple[Aggregation, ...] = ("max", "mean", "first")
 RerankCompat = Literal["vllm", "infinity"]
@@ -95,6 +97,11 @@ class ModelConfig:
         calibration: a calibration file (``openrerank calibrate``); when set,
             relevance scores are calibrated probabilities of relevance instead of the
             model's own activation. Raw scores are unchanged.
+        template: an LLM reranker's prompt recipe: ``auto`` detects it from the
+            checkpoint's ``model_type`` (qwen3, qwen2, gemma); a name forces it;
+            ``none`` reads the model as a plain cross-encoder.
+        instruction: the instruction of an LLM reranker's prompt when a request sends
+            none; ``None`` = the model card's default.
     """
 
     name: str
@@ -129,8 +136,23 @@ class ModelConfig:
         existing_file=True,
         default_text="none",
     )
+    template: TemplateName = setting(
+        "auto",
+        "An LLM reranker's prompt recipe (auto: from the checkpoint's model_type); "
+        "MODEL=NAME for one served model. Repeatable.",
+        per_model="any",
+    )
+    instruction: str | None = setting(
+        None,
+        "An LLM reranker's instruction when a request sends none: TEXT for the only "
+        "served model, MODEL=TEXT for one of several. Repeatable.",
+        per_model="own",
+        default_text="the model card's",
+    )
 
     def __post_init__(self) -> None:
+        if self.template not in TEMPLATES:
+            raise ValueError(f"template must be one of {TEMPLATES}, got {self.template!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.backend not in BACKENDS:

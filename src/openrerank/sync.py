@@ -128,6 +128,8 @@ class Reranker:
         documents: Sequence[Document],
         top_n: int | None = None,
         return_documents: bool = False,
+        *,
+        instruction: str | None = None,
         **options: Unpack[DocumentOptions],
     ) -> list[RankResult]:
         """Documents ranked by relevance, best first.
@@ -136,11 +138,17 @@ class Reranker:
         documents may be strings or objects (scored by ``rank_fields``); a long
         document is cut to ``max_tokens_per_doc`` tokens and scored as its best window,
         at most ``max_chunks_per_doc`` windows; ``relevant_spans`` adds the spans that
-        matched. See ``RerankService.rerank``.
+        matched. ``instruction`` is an LLM reranker's task (``None`` = the served
+        model's default; a cross-encoder takes none). See ``RerankService.rerank``.
         """
         outcome = self._runner.call(
             self._service.rerank(
-                query, documents, top_n=top_n, return_documents=return_documents, **options
+                query,
+                documents,
+                top_n=top_n,
+                return_documents=return_documents,
+                instruction=instruction,
+                **options,
             )
         )
         return outcome.results
@@ -151,10 +159,12 @@ class Reranker:
         documents: Sequence[Document],
         *,
         raw: bool = False,
+        instruction: str | None = None,
         **options: Unpack[DocumentOptions],
     ) -> FloatArray:
         """A float32 score per document, in input order (options as in :meth:`rank`)."""
-        return self._runner.call(self._service.score(query, documents, raw=raw, **options))
+        work = self._service.score(query, documents, raw=raw, instruction=instruction, **options)
+        return self._runner.call(work)
 
     def close(self) -> None:
         """Stop the engine and free the model; safe to call twice."""

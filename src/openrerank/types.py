@@ -121,12 +121,16 @@ class ScoringOptions(DocumentOptions, total=False):
             (text-embeddings-inference's ``truncate: false``); windows are off.
         priority: under load, lower values are served first (Cohere v2 ``priority``).
         structured: read YAML and JSON strings as records (default true).
+        instruction: the task an LLM reranker judges relevance for (vLLM's
+            ``instruction``); replaces the operator's and the model card's default. A
+            cross-encoder takes none.
     """
 
     raw: bool
     truncate: bool
     priority: int
     structured: bool
+    instruction: str | None
 
 
 @dataclass(frozen=True)

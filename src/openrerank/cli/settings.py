@@ -266,12 +266,29 @@ def _without_none(hint: Any) -> Any:
 
 MODEL_OPTIONS: tuple[Option, ...] = options(
     ModelConfig,
-    only=("revision", "backend", "precision", "device", "max_length", "threads", "activation"),
+    only=(
+        "revision",
+        "backend",
+        "precision",
+        "device",
+        "max_length",
+        "threads",
+        "activation",
+        "template",
+        "instruction",
+    ),
 )
 """The options that pick how one model runs, shared by every command that loads one
 (``rank``, ``eval``, ``calibrate``, ``bench http-latency``, and what comes next)."""
 
 
 def model_config(name: str, settings: Mapping[str, Any]) -> ModelConfig:
-    """The model ``name`` run as the :data:`MODEL_OPTIONS` in ``settings`` say."""
-    return ModelConfig(name=name, **values_for(ModelConfig, MODEL_OPTIONS, settings))
+    """The model ``name`` run as the :data:`MODEL_OPTIONS` in ``settings`` say.
+
+    Raises:
+        ValueError: a per-model value (``--template``, ``--instruction``) names another
+            model, or is not allowed.
+    """
+    values = values_for(ModelConfig, MODEL_OPTIONS, settings)
+    own = per_model_values(MODEL_OPTIONS, settings, [name])[name].get(ModelConfig, {})
+    return ModelConfig(name=name, **values, **own)

@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Unpack
@@ -34,9 +34,11 @@ from openrerank.engine.model.spec import ModelSpec, read_spec
 from openrerank.engine.scheduling.cache import PairCache
 from openrerank.engine.scheduling.scheduler import Scheduler
 from openrerank.engine.scheduling.worker import InferenceWorker
-from openrerank.engine.tokenization.tokenizer import PairTokenizer
+from openrerank.engine.tokenization.encoder import AnyEncoder, load_encoder
+from openrerank.engine.tokenization.prompt import PromptTokenizer
 from openrerank.engine.validation import (
     check_documents,
+    check_instruction,
     check_positive,
     check_query,
     check_rank_fields,
@@ -50,6 +52,7 @@ from openrerank.errors import (
     InputTooLongError,
     InvalidInputError,
     ScoreError,
+    UnsupportedModelError,
 )
 from openrerank.types import (
     Document,
@@ -84,6 +87,8 @@ class ModelInfo:
     activation: str
     model_file: str | None = None
     calibration: str | None = None
+    template: str | None = None
+    instruction: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,7 @@ class _Scored:
 class _Loaded:
     files: ModelFiles
     spec: ModelSpec
-    tokenizer: PairTokenizer
+    tokenizer: AnyEncoder
     backend: Backend
     calibration: Calibration | None
 
@@ -171,15 +176,29 @@ class RerankService:
             max_queued_pairs=self.config.max_queued_pairs,
             max_queue_wait_s=self.config.max_queue_wait_s,
             cache=PairCache(self.config.score_cache_size) if self.config.score_cache_size else None,
+            attention_tokens=loaded.spec.attention_tokens,
         )
         self._scheduler.start()
 
     def _load(self) -> _Loaded:
         model = self.config.model
-        weights = self._given_backend is None and choose_backend(model) != "onnx"
-        files = resolve_model(model.name, revision=model.revision, weights=weights)
-        spec = read_spec(files.directory, max_length=model.max_length, activation=model.activation)
-        tokenizer = PairTokenizer.from_directory(files.directory, max_length=spec.max_length)
+        files = resolve_model(model.name, revision=model.revision, weights=False)
+        spec = read_spec(
+            files.directory,
+            max_length=model.max_length,
+            activation=model.activation,
+            template=model.template,
+        )
+        if self._given_backend is None and choose_backend(model, spec) != "onnx":
+            files = resolve_model(model.name, revision=model.revision, weights=True)
+        tokenizer = load_encoder(files.directory, spec)
+        if model.instruction is not None and not tokenizer.takes_instruction:
+            raise UnsupportedModelError(
+                f"{files.name} is a cross-encoder, which takes no instruction; "
+                "an instruction is for LLM rerankers"
+            )
+        if spec.causal_lm and isinstance(tokenizer, PromptTokenizer):
+            spec = replace(spec, score_token_ids=tokenizer.score_token_ids)
         calibration = _read_calibration(model.calibration, files)
         backend = self._given_backend or create_backend(files, spec, model)
         return _Loaded(files, spec, tokenizer, backend, calibration)
@@ -229,7 +248,9 @@ class RerankService:
         now = time.monotonic()
         if now - self._last_probe >= PROBE_INTERVAL_S:
             self._last_probe = now
-            options = prepare_options_for(self.config, {})
+            options = prepare_options_for(
+                self.config, {}, instruction=self._default_instruction(loaded)
+            )
             probe = prepare(loaded.tokenizer, PROBE_TEXT, [PROBE_TEXT], options).pairs
             try:
                 await asyncio.wait_for(scheduler.probe(probe), PROBE_TIMEOUT_S)
@@ -270,6 +291,8 @@ class RerankService:
             activation=loaded.spec.activation,
             model_file=backend.model_file,
             calibration=loaded.calibration.method if loaded.calibration else None,
+            template=loaded.spec.template,
+            instruction=self._default_instruction(loaded),
         )
 
     async def rerank(
@@ -334,7 +357,8 @@ class RerankService:
 
     def _options(self, options: ScoringOptions) -> _Options:
         truncate = options.get("truncate", True)
-        prepare_options = prepare_options_for(self.config, options)
+        instruction = self._instruction(options.get("instruction"))
+        prepare_options = prepare_options_for(self.config, options, instruction=instruction)
         return _Options(
             raw=options.get("raw", False),
             truncate=truncate,
@@ -385,6 +409,32 @@ class RerankService:
         usage = Usage(n_documents, len(pairs), sum(p.n_tokens for p in pairs))
         self._count(usage)
         return _Scored(scores, strength, usage, spans)
+
+    def _instruction(self, requested: str | None) -> str | None:
+        """The request's instruction, else the operator's, else the model card's.
+
+        Raises:
+            InvalidInputError: an instruction for a model that takes none, or not a string.
+        """
+        loaded = self._require()[0]
+        if requested is None:
+            return self._default_instruction(loaded)
+        if not isinstance(requested, str):
+            raise InvalidInputError(f"instruction must be a string, got {type(requested).__name__}")
+        if not loaded.tokenizer.takes_instruction:
+            raise InvalidInputError(
+                f"model {self.config.model.name} is a cross-encoder and takes no "
+                "instruction; send the request without 'instruction', or serve an LLM "
+                "reranker (Qwen3-Reranker, mxbai-rerank-v2, bge-reranker-v2-gemma)"
+            )
+        check_instruction(requested, self.config.max_query_chars)
+        return requested
+
+    def _default_instruction(self, loaded: _Loaded) -> str | None:
+        recipe = loaded.spec.recipe
+        if recipe is None:
+            return None
+        return self.config.model.instruction or recipe.default_instruction
 
     def _count(self, usage: Usage) -> None:
         totals = self._totals
@@ -441,8 +491,11 @@ def _check_logits(logits: FloatArray, pairs: Sequence[EncodedPair], num_labels: 
         )
 
 
-def prepare_options_for(config: EngineConfig, options: ScoringOptions) -> PrepareOptions:
-    """How a request with ``options`` is prepared (windows, limits) under ``config``.
+def prepare_options_for(
+    config: EngineConfig, options: ScoringOptions, *, instruction: str | None = None
+) -> PrepareOptions:
+    """How a request with ``options`` is prepared (windows, limits) under ``config``,
+    with the resolved ``instruction`` of an LLM reranker's prompt.
 
     Raises:
         InvalidInputError: an option out of range (``max_tokens_per_doc < 1``, ...).
@@ -463,4 +516,5 @@ def prepare_options_for(config: EngineConfig, options: ScoringOptions) -> Prepar
         chars_per_token=chunking.chars_per_token,
         max_query_chars=config.max_query_chars,
         max_document_chars=config.max_document_chars,
+        instruction=instruction,
     )

@@ -31,6 +31,23 @@ def check_query(query: object) -> str:
     return query
 
 
+def check_instruction(instruction: str, max_chars: int) -> None:
+    """Refuse a blank instruction or one over the query's character limit.
+
+    Raises:
+        InvalidInputError: blank (omit it for the default instead).
+        InputTooLongError: longer than ``max_chars``.
+    """
+    if not instruction.strip():
+        raise InvalidInputError(
+            "instruction must be a non-empty string; omit it to use the model's default"
+        )
+    if len(instruction) > max_chars:
+        raise InputTooLongError(
+            f"instruction of {len(instruction):,} characters exceeds the limit of {max_chars:,}"
+        )
+
+
 def check_documents(documents: object, *, limit: int) -> list[Document]:
     """A fresh list of the documents, if they are 1..limit strings or objects.
 

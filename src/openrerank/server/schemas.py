@@ -51,6 +51,11 @@ _RANK_FIELDS = (
 )
 _RETURN_DOCUMENTS = 'Include each document as sent in its result (`{"text": ...}` for strings).'
 _MAX_CHUNKS = "Windows per document; documents x this must be <= 10,000."
+_INSTRUCTION = (
+    "An extension (vLLM's name): the task an LLM reranker (Qwen3-Reranker, "
+    "mxbai-rerank-v2, bge-reranker-v2-gemma) judges relevance for, instead of the served "
+    "model's default. A cross-encoder takes none: sending one is a 400."
+)
 
 TEXT_DOCUMENT = "text document"
 OBJECT_DOCUMENT = "object document"
@@ -142,6 +147,10 @@ class V2RerankRequest(_Request):
         description='`{"mode": "enabled", "threshold": 0.1, "max_spans": 3}` adds '
         "each document's matching spans (code-point offsets into the document as sent).",
     )
+    instruction: str | None = Field(
+        default=None,
+        description=_INSTRUCTION,
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -178,13 +187,18 @@ class V1RerankRequest(_Request):
     max_chunks_per_doc: Annotated[int, Field(ge=1), _WHOLE] | None = Field(
         default=None, description=_MAX_CHUNKS + " Default 10."
     )
+    instruction: str | None = Field(
+        default=None,
+        description=_INSTRUCTION,
+    )
 
 
 class OtherServersRerankRequest(_LenientRequest):
     """The Jina/Cohere body that vLLM and infinity take on ``POST /rerank``.
 
-    Read like ``/v1/rerank``, except that keys it does not know (``instruction``,
-    ``truncate_prompt_tokens``, ...) are ignored, as those servers ignore them.
+    Read like ``/v1/rerank`` (``instruction`` included, vLLM's name for it), except
+    that keys it does not know (``truncate_prompt_tokens``, ...) are ignored, as those
+    servers ignore them.
     """
 
     model: str | None = Field(default=None, description="A served model or alias; null = default.")
@@ -207,6 +221,10 @@ class OtherServersRerankRequest(_LenientRequest):
     )
     raw_scores: bool | None = Field(
         default=None, description="infinity's: true returns the model's raw logits."
+    )
+    instruction: str | None = Field(
+        default=None,
+        description=_INSTRUCTION,
     )
 
 
@@ -372,6 +390,14 @@ class ModelCard(BaseModel):
     score: str = Field(
         description="What relevance_score is: the model's activation (sigmoid, softmax, "
         "identity) or a calibrated probability (calibrated:platt, calibrated:isotonic)."
+    )
+    template: str | None = Field(
+        default=None,
+        description="An LLM reranker's prompt recipe (e.g. qwen3-reranker); null for a "
+        "cross-encoder.",
+    )
+    instruction: str | None = Field(
+        default=None, description="The instruction a request without one is scored with."
     )
 
 

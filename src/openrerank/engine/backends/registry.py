@@ -28,17 +28,28 @@ _PRECISIONS: dict[ConcreteBackend, frozenset[str]] = {
 }
 
 
-def choose_backend(config: ModelConfig) -> ConcreteBackend:
-    """Resolve ``auto`` and check that the backend supports the precision.
+def choose_backend(config: ModelConfig, spec: ModelSpec | None = None) -> ConcreteBackend:
+    """Resolve ``auto`` and check that the backend supports the precision and model.
 
-    ``auto`` is ONNX Runtime for CPU fp32/int8 and PyTorch for CUDA or fp16/bf16.
+    ``auto`` is ONNX Runtime for CPU fp32/int8 and PyTorch for CUDA or fp16/bf16, and
+    PyTorch for LLM rerankers (``spec.template``), which only it runs.
+
+    Raises:
+        UnsupportedModelError: the backend does not run the precision or the model.
     """
     name: ConcreteBackend
+    llm = spec is not None and spec.template is not None
     if config.backend == "auto":
         on_cpu = config.device == "cpu"
-        name = "onnx" if on_cpu and config.precision in _PRECISIONS["onnx"] else "torch"
+        cpu_onnx = on_cpu and config.precision in _PRECISIONS["onnx"] and not llm
+        name = "onnx" if cpu_onnx else "torch"
     else:
         name = config.backend
+    if llm and name in ("onnx", "openvino"):
+        raise UnsupportedModelError(
+            f"backend {name!r} does not run LLM rerankers ({spec.template if spec else ''}); "
+            "use --backend torch (or auto)"
+        )
     if config.precision not in _PRECISIONS[name]:
         raise UnsupportedModelError(
             f"backend {name!r} does not run precision {config.precision!r} "
@@ -54,7 +65,7 @@ def create_backend(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> B
         BackendUnavailableError: the backend's runtime is not installed.
         UnsupportedModelError: the backend cannot run this model or precision.
     """
-    name = choose_backend(config)
+    name = choose_backend(config, spec)
     module_name, packages, extra = _MODULES[name]
     try:
         module = importlib.import_module(module_name)

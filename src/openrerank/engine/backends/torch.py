@@ -1,7 +1,10 @@
-"""TorchBackend: transformers sequence-classification models on CPU or CUDA.
+"""TorchBackend: transformers rerankers on CPU or CUDA.
 
-fp32, fp16 and bf16, always under ``torch.inference_mode``. Which inputs the model
-takes is read from its ``forward`` signature.
+Sequence-classification cross-encoders as they are; LLM rerankers (a ``*ForCausalLM``
+of a known family, or its converted one-label checkpoint) as a
+:class:`~openrerank.engine.backends.last_token.LastTokenScorer`. fp32, fp16 and bf16,
+always under ``torch.inference_mode``. Which inputs the model takes is read from its
+``forward`` signature.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from typing import cast
 import numpy as np
 import torch
 import transformers
-from transformers import AutoModelForSequenceClassification
+from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
 from openrerank.config import ModelConfig
 from openrerank.engine.backends.base import MODEL_INPUTS, BackendInfo, Batch
+from openrerank.engine.backends.last_token import LastTokenScorer
 from openrerank.engine.model.resolve import ModelFiles
 from openrerank.engine.model.spec import ModelSpec
 from openrerank.engine.model.weights import check_weights
@@ -82,17 +86,43 @@ def load(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> TorchBacken
         )
     if config.threads is not None:
         torch.set_num_threads(config.threads)
-    model = _from_pretrained(files, config)
+    model = _from_pretrained(files, spec, config)
+    if spec.template is not None:
+        model = _last_token_scorer(model, spec)
     model.eval().to(config.device)
     logger.info("loaded %s on %s (%s)", files.name, config.device, config.precision)
     return TorchBackend(model, spec=spec, precision=config.precision)
 
 
-def _from_pretrained(files: ModelFiles, config: ModelConfig) -> torch.nn.Module:
+def _last_token_scorer(model: torch.nn.Module, spec: ModelSpec) -> LastTokenScorer:
+    """The decoder of an LLM reranker with only the rows of its head that score.
+
+    A ``*ForCausalLM`` keeps its scoring tokens' rows of the LM head (the rest of an
+    untied head is freed); a converted checkpoint keeps its one-row score head.
+    """
+    decoder = cast(torch.nn.Module, model.base_model)
+    if not spec.causal_lm:
+        score = cast(torch.nn.Linear, model.score)
+        return LastTokenScorer(decoder, score.weight.detach(), bias=_detached(score.bias))
+    if not spec.score_token_ids:
+        raise UnsupportedModelError(f"{spec.architecture}: no scoring tokens were resolved")
+    pretrained = cast(transformers.PreTrainedModel, model)
+    head = cast(torch.nn.Linear, pretrained.get_output_embeddings())  # type: ignore[no-untyped-call]
+    rows = head.weight.detach()[list(spec.score_token_ids)].clone()
+    softcap = getattr(pretrained.config, "final_logit_softcapping", None)
+    return LastTokenScorer(decoder, rows, bias=None, softcap=softcap)
+
+
+def _detached(tensor: torch.Tensor | None) -> torch.Tensor | None:
+    return None if tensor is None else tensor.detach()
+
+
+def _from_pretrained(files: ModelFiles, spec: ModelSpec, config: ModelConfig) -> torch.nn.Module:
     """The transformers model; damaged or unloadable files are a one-line ModelLoadError."""
     check_weights(files.directory)
+    auto = AutoModelForCausalLM if spec.causal_lm else AutoModelForSequenceClassification
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(
+        model = auto.from_pretrained(
             files.directory,
             dtype=_DTYPES[config.precision],
             trust_remote_code=config.trust_remote_code,

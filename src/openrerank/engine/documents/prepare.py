@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any, TypeVar
 
 from openrerank.engine.documents.render import (
     Rendered,
@@ -28,7 +29,7 @@ from openrerank.engine.documents.spans import (
     span_units,
 )
 from openrerank.engine.documents.windows import TokenRange, covered_tokens, window_ranges
-from openrerank.engine.tokenization.tokenizer import PairTokenizer
+from openrerank.engine.tokenization.encoder import PairEncoder
 from openrerank.engine.validation import check_lengths
 from openrerank.errors import DocumentTypeError, TooManyDocumentsError
 from openrerank.types import (
@@ -40,6 +41,7 @@ from openrerank.types import (
 
 TOKENIZE_SLICE = 256
 """Documents tokenized at a time, so a request's token arrays are built incrementally."""
+Q = TypeVar("Q")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class PrepareOptions:
         chars_per_token: characters kept per allowed token before tokenizing.
         max_query_chars: the query's character limit.
         max_document_chars: a rendered document's character limit.
+        instruction: the instruction an LLM reranker's prompt carries (``None`` =
+            none; the service resolves request, operator and recipe defaults).
     """
 
     max_tokens_per_doc: int
@@ -74,6 +78,7 @@ class PrepareOptions:
     chars_per_token: int
     max_query_chars: int
     max_document_chars: int
+    instruction: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,7 @@ class _Document:
 
 
 def prepare(
-    tokenizer: PairTokenizer, query: str, documents: Sequence[Document], options: PrepareOptions
+    tokenizer: PairEncoder[Any], query: str, documents: Sequence[Document], options: PrepareOptions
 ) -> Prepared:
     """Pairs for every document (see the module docstring).
 
@@ -119,7 +124,7 @@ def prepare(
         max_query_chars=options.max_query_chars,
         max_document_chars=options.max_document_chars,
     )
-    query_ids = tokenizer.encode_query(query)
+    query_ids = tokenizer.encode_query(query, options.instruction)
     size = tokenizer.document_window(query_ids)
     planned = list(_plan(tokenizer, rendered, size, options))
     return _build(tokenizer, query_ids, planned)
@@ -149,7 +154,7 @@ def _render_all(documents: Sequence[Document], options: PrepareOptions) -> list[
 
 
 def _plan(
-    tokenizer: PairTokenizer, rendered: list[Rendered], size: int, options: PrepareOptions
+    tokenizer: PairEncoder[Q], rendered: list[Rendered], size: int, options: PrepareOptions
 ) -> Iterator[_Document]:
     cap = options.max_tokens_per_doc * options.chars_per_token
     budget = options.max_pairs
@@ -234,7 +239,7 @@ def _span_is_window(document: _Document) -> bool:
     return len(document.units) == 1 and document.units == document.windows
 
 
-def _build(tokenizer: PairTokenizer, query_ids: IntArray, planned: list[_Document]) -> Prepared:
+def _build(tokenizer: PairEncoder[Q], query_ids: Q, planned: list[_Document]) -> Prepared:
     pairs: list[EncodedPair] = []
     window_rows: list[int] = []
     for index, document in enumerate(planned):
@@ -259,7 +264,7 @@ def _build(tokenizer: PairTokenizer, query_ids: IntArray, planned: list[_Documen
 
 
 def _pair(
-    tokenizer: PairTokenizer, query_ids: IntArray, ids: IntArray, index: int, chunk: int
+    tokenizer: PairEncoder[Q], query_ids: Q, ids: IntArray, index: int, chunk: int
 ) -> EncodedPair:
     input_ids, type_ids = tokenizer.pair(query_ids, ids)
     return EncodedPair(input_ids, type_ids, doc_index=index, chunk_index=chunk)

@@ -60,6 +60,8 @@ class Scheduler:
         max_queue_wait_s: refuse a request when the pairs admitted ahead of it would
             take longer than this to run at the measured throughput; ``None`` = no limit.
         cache: logits of pairs seen before, reused instead of recomputed; ``None`` = off.
+        attention_tokens: counts attention's quadratic cost in the batch budget (see
+            :func:`~openrerank.engine.scheduling.policy.padded_cost`); 0 = not counted.
     """
 
     def __init__(
@@ -71,8 +73,10 @@ class Scheduler:
         max_queued_pairs: int,
         max_queue_wait_s: float | None = None,
         cache: PairCache | None = None,
+        attention_tokens: int = 0,
     ) -> None:
         self.worker = worker
+        self.attention_tokens = attention_tokens
         self.cache = cache
         self.batching = batching
         self.max_queued_pairs = max_queued_pairs
@@ -234,7 +238,8 @@ class Scheduler:
                 window.append(item)
             else:
                 self.dropped_pairs += 1
-        chosen = select_batch([item.n_tokens for item in window], self.batching)
+        lengths = [item.n_tokens for item in window]
+        chosen = select_batch(lengths, self.batching, self.attention_tokens)
         picked = set(chosen)
         for index, item in enumerate(window):
             if index not in picked:

@@ -13,14 +13,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from tokenizers import Encoding, Tokenizer
+from tokenizers import Tokenizer
 
-from openrerank.engine.model.spec import read_json_object
 from openrerank.engine.tokenization.template import PairTemplate
-from openrerank.errors import ModelLoadError, UnsupportedModelError, summarize_exception
+from openrerank.engine.tokenization.vocabulary import (
+    load_tokenizer,
+    pad_id,
+    special_token,
+    to_tokens,
+)
+from openrerank.errors import InvalidInputError, UnsupportedModelError
 from openrerank.types import IntArray, TokenizedText
-
-_ADVICE = "the model files are corrupt or incomplete: download or save the model again"
 
 
 class PairTokenizer:
@@ -43,27 +46,31 @@ class PairTokenizer:
         self.max_length = max_length
         self.pair_specials = specials
         self.query_max_tokens = (max_length - specials) // 2
-        self.pad_id = _pad_id(tokenizer, pad_token)
+        self.pad_id = pad_id(tokenizer, pad_token)
 
     @classmethod
     def from_directory(cls, directory: Path, *, max_length: int) -> PairTokenizer:
         """Load ``tokenizer.json`` (and the pad token name) from a model folder."""
-        path = directory / "tokenizer.json"
-        if not path.is_file():
-            raise UnsupportedModelError(
-                f"{directory} has no tokenizer.json (a fast tokenizer is required)"
-            )
-        return cls(_read_tokenizer(path), max_length=max_length, pad_token=_pad(directory))
+        pad = special_token(directory, "pad_token")
+        return cls(load_tokenizer(directory), max_length=max_length, pad_token=pad)
 
-    def encode_query(self, query: str) -> IntArray:
-        """The query's tokens, capped to ``query_max_tokens``, without special tokens."""
+    @property
+    def takes_instruction(self) -> bool:
+        """A cross-encoder reads no instruction."""
+        return False
+
+    def encode_query(self, query: str, instruction: str | None = None) -> IntArray:
+        """The query's tokens, capped to ``query_max_tokens``, without special tokens
+        (``instruction`` must be ``None``: see :attr:`takes_instruction`)."""
+        if instruction is not None:
+            raise InvalidInputError("a cross-encoder reads no instruction")
         ids = self._plain.encode(self.cap_query(query), add_special_tokens=False).ids
         return np.asarray(ids[: self.query_max_tokens], dtype=np.int64)
 
     def encode_texts(self, texts: Sequence[str]) -> list[TokenizedText]:
         """Each text's tokens (no special tokens) with their character offsets."""
         encodings = self._plain.encode_batch(list(texts), add_special_tokens=False)
-        return [_to_tokens(encoding) for encoding in encodings]
+        return [to_tokens(encoding) for encoding in encodings]
 
     def document_window(self, query_ids: IntArray) -> int:
         """Document tokens that fit next to this query in one pair."""
@@ -96,43 +103,3 @@ class PairTokenizer:
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` alone, without special tokens."""
         return len(self._plain.encode(text, add_special_tokens=False).ids)
-
-
-def _pad_id(tokenizer: Tokenizer, pad_token: str | None) -> int:
-    """The padding id: the configured pad token, else the tokenizer's padding, else 0."""
-    token_id = tokenizer.token_to_id(pad_token) if pad_token is not None else None
-    if token_id is not None:
-        return int(token_id)
-    padding = tokenizer.padding
-    return int(padding["pad_id"]) if padding is not None else 0
-
-
-def _to_tokens(encoding: Encoding) -> TokenizedText:
-    offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
-    return TokenizedText(ids=np.asarray(encoding.ids, dtype=np.int64), offsets=offsets)
-
-
-def _read_tokenizer(path: Path) -> Tokenizer:
-    """Load a ``tokenizer.json``; a file that cannot be read or parsed is a ModelLoadError."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise ModelLoadError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise ModelLoadError(f"{path}: not a valid tokenizer.json ({exc}); {_ADVICE}") from exc
-    try:
-        return Tokenizer.from_str(text)
-    except Exception as exc:  # tokenizers raises plain Exception for every failure
-        raise ModelLoadError(
-            f"{path}: not a valid tokenizer.json ({summarize_exception(exc)}); {_ADVICE}"
-        ) from exc
-
-
-def _pad(directory: Path) -> str | None:
-    for name in ("tokenizer_config.json", "special_tokens_map.json"):
-        token = read_json_object(directory / name).get("pad_token")
-        if isinstance(token, dict):
-            token = token.get("content")
-        if isinstance(token, str):
-            return token
-    return None

@@ -76,4 +76,6 @@ def _card(entry: CatalogEntry, default: bool) -> ModelCard:
         device=info.device,
         revision=info.revision,
         score=f"calibrated:{info.calibration}" if info.calibration else info.activation,
+        template=info.template,
+        instruction=info.instruction,
     )

@@ -63,6 +63,7 @@ async def rerank_v2(
         max_chunks_per_doc=chunks,
         rank_fields=body.rank_fields,
         relevant_spans=spans,
+        instruction=body.instruction,
     )
     outcome = await until_disconnected(request, work)
     return v2_response(body, outcome, request_id=current_request_id())
@@ -143,6 +144,7 @@ async def _rerank_documents(
         max_tokens_per_doc=tokens,
         max_chunks_per_doc=chunks,
         rank_fields=body.rank_fields,
+        instruction=body.instruction,
     )
     outcome = await until_disconnected(request, work)
     request_id = current_request_id()
