@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, Unpack
 
-from openrerank.config import EngineConfig, ModelConfig
+from openrerank.config import EngineConfig, ModelConfig, TemplateName
 from openrerank.engine.service import ModelInfo, RerankService
 from openrerank.errors import EngineClosedError
 from openrerank.types import (
@@ -62,7 +62,8 @@ def _shutdown(service: RerankService, runner: _LoopThread) -> None:
 
 
 class Reranker:
-    """Score and rank documents in-process with an open cross-encoder.
+    """Score and rank documents in-process with an open reranker (a cross-encoder, or an
+    LLM reranker such as Qwen3-Reranker).
 
     Args:
         model: a Hugging Face model id or a local model directory.
@@ -74,11 +75,14 @@ class Reranker:
         revision: a pinned hub revision.
         calibration: a calibration file (``openrerank calibrate``) for this model: scores
             become calibrated probabilities of relevance; ``raw=True`` scores do not change.
+        template: an LLM reranker's prompt recipe; ``auto`` detects it.
+        instruction: an LLM reranker's instruction for calls that pass none;
+            ``None`` = the model card's.
 
     Use :meth:`from_config` for every other option (threads, batching, limits).
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - each is one documented model option
         self,
         model: str,
         *,
@@ -88,6 +92,8 @@ class Reranker:
         max_length: int | None = None,
         revision: str | None = None,
         calibration: Path | str | None = None,
+        template: TemplateName = "auto",
+        instruction: str | None = None,
     ) -> None:
         config = ModelConfig(
             name=model,
@@ -97,6 +103,8 @@ class Reranker:
             device=device,
             max_length=max_length,
             calibration=Path(calibration) if calibration is not None else None,
+            template=template,
+            instruction=instruction,
         )
         self._open(EngineConfig(model=config))
 

@@ -16,6 +16,7 @@ import typer
 from openrerank.bench import REFERENCE_MODEL
 from openrerank.bench.workloads import WORKLOADS
 from openrerank.cli.bench_latency import http_latency, latency
+from openrerank.cli.bench_llm import llm, random_llm
 from openrerank.cli.bench_long_documents import long_documents
 from openrerank.cli.bench_reliability import reliability
 from openrerank.cli.extras import needs_extra
@@ -110,3 +111,5 @@ bench_app.command()(latency)
 bench_app.command("http-latency")(http_latency)
 bench_app.command("long-documents")(long_documents)
 bench_app.command()(reliability)
+bench_app.command()(llm)
+bench_app.command("random-llm")(random_llm)

@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from openrerank.config import BatchingConfig
-from openrerank.engine.scheduling.policy import select_batch
+from openrerank.engine.scheduling.policy import padded_cost, select_batch
 
 budgets = st.builds(
     BatchingConfig, max_batch_tokens=st.integers(1, 4096), max_batch_size=st.integers(1, 64)
@@ -61,3 +61,17 @@ def test_policy_select_batch_prefers_similar_lengths() -> None:
 
 def test_policy_select_batch_of_an_empty_window_is_empty() -> None:
     assert select_batch([], BatchingConfig()) == []
+
+
+def test_policy_counts_attention_so_long_pairs_batch_fewer() -> None:
+    batching = BatchingConfig(max_batch_tokens=8_192, max_batch_size=32)
+    lengths = [1_024] * 8
+    assert len(select_batch(lengths, batching)) == 8  # 8 x 1024 padded tokens fit
+    # with attention counted at 1024 tokens, each pair costs twice its length
+    assert padded_cost(1_024, attention_tokens=1_024) == 2_048
+    assert len(select_batch(lengths, batching, attention_tokens=1_024)) == 4
+
+
+def test_policy_a_pair_over_the_whole_budget_still_runs_alone() -> None:
+    batching = BatchingConfig(max_batch_tokens=1_024, max_batch_size=32)
+    assert select_batch([32_768, 100, 100], batching, attention_tokens=7_680) == [0]
