@@ -51,6 +51,8 @@ EXTRA_COMMANDS = {
         f"bench {tool}": ("bench", ["bench", tool])
         for tool in ("compare", "latency", "http-latency", "long-documents", "reliability")
     },
+    "bench llm": ("bench", ["bench", "llm", "--model", "."]),
+    "bench random-llm": ("bench", ["bench", "random-llm", "."]),
 }
 BENCH_TOOLS = tuple(name for name in EXTRA_COMMANDS if name.startswith("bench "))
 

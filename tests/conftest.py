@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = Path(os.environ.get("OPENRERANK_SHARED_DIR", REPO_ROOT.parent / "shared"))
@@ -21,6 +22,9 @@ os.environ.setdefault("HF_HUB_CACHE", str(SHARED_DIR / "hf-cache"))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
+
+if TYPE_CHECKING:
+    from llm_models import Family
 
 
 def require_shared(relative: str) -> Path:
@@ -88,6 +92,24 @@ def tiny_model_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[...
         if key not in built:
             folder = tmp_path_factory.mktemp(f"tiny-{arch}-{num_labels}")
             built[key] = build_tiny_model(arch, folder, num_labels=num_labels)
+        return built[key]
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def llm_model_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Build (once per session) a tiny random LLM reranker (tests/llm_models.py):
+    ``factory(family, seq_cls=False)`` with family ``qwen3``, ``qwen2`` or ``gemma``."""
+    from llm_models import build_llm_reranker
+
+    built: dict[tuple[str, bool], Path] = {}
+
+    def factory(family: Family, seq_cls: bool = False) -> Path:
+        key = (family, seq_cls)
+        if key not in built:
+            folder = tmp_path_factory.mktemp(f"llm-{family}{'-seq-cls' if seq_cls else ''}")
+            built[key] = build_llm_reranker(folder, family, seq_cls=seq_cls)
         return built[key]
 
     return factory

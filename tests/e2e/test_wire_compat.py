@@ -75,7 +75,7 @@ def test_v2_max_chunks_per_doc_is_within_cohere_s_limit(
 
 def test_shared_path_answers_the_documents_body_as_v1_does(in_process_app: InProcessApp) -> None:
     body = {"model": MODEL, "query": QUERY, "documents": DOCUMENTS, "top_n": 2}
-    extras = {"return_documents": True, "instruction": "ignored", "truncate_prompt_tokens": 9}
+    extras = {"return_documents": True, "truncate_prompt_tokens": 9, "max_tokens_per_query": 5}
     shared = post(in_process_app, "/rerank", {**body, **extras})
     v1 = post(in_process_app, "/v1/rerank", {**body, "return_documents": True})
     assert ranked(shared) == ranked(v1) and len(shared["results"]) == 2

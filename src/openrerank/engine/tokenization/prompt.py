@@ -146,8 +146,8 @@ class PromptTokenizer:
         budget = self.recipe.budget
         if budget == "whole":
             room = self.max_length - fixed - tail_tokens
-        elif budget == "body":
-            room = min(self.max_length, self.max_length - query_tokens - len(self._between))
+        elif budget == "body":  # mxbai: query part, between and document part
+            room = self.max_length - query_tokens - len(self._between)
         else:  # FlagEmbedding: the passage to max_length, the pair to max_length + prompt
             room = min(self.max_length, self.max_length + tail_tokens - fixed)
         longest = self.max_positions - fixed - tail_tokens

@@ -7,13 +7,14 @@ implementation is in tests/integration/test_llm_parity.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from tokenizers import Tokenizer
 
-from llm_models import Family, build_llm_reranker
+from llm_models import Family
 from openrerank.engine.documents.prepare import PrepareOptions, prepare
 from openrerank.engine.model.recipes import RECIPES
 from openrerank.engine.model.spec import read_spec
@@ -28,9 +29,8 @@ LONG = " ".join(f"Sentence {i} tells of vitamin D and bone health." for i in ran
 
 
 @pytest.fixture(scope="module")
-def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[Family, Path]:
-    root = tmp_path_factory.mktemp("llm-rerankers")
-    return {f: build_llm_reranker(root / f, f) for f in ("qwen3", "qwen2", "gemma")}
+def folders(llm_model_factory: Callable[..., Path]) -> dict[Family, Path]:
+    return {f: llm_model_factory(f) for f in ("qwen3", "qwen2", "gemma")}
 
 
 def encoder(folder: Path, max_length: int | None = None) -> PromptTokenizer:
