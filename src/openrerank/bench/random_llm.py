@@ -102,6 +102,11 @@ def _chat_template() -> str:
     body = recipe.query.format(instruction=QWEN3_INSTRUCTION, query=query)
     tail = recipe.tail[0]
     ending = tail[len(tail.rstrip("\n")) :]  # Jinja drops a template's final newline
-    return recipe.lead[0] + body + recipe.document + document + tail.rstrip("\n") + (
-        "{{ " + repr(ending) + " }}"
+    return (
+        recipe.lead[0]
+        + body
+        + recipe.document
+        + document
+        + tail.rstrip("\n")
+        + ("{{ " + repr(ending) + " }}")
     )
