@@ -34,6 +34,7 @@ from openrerank import (
     InvalidInputError,
     ModelConfig,
     RerankService,
+    UnsupportedModelError,
 )
 from openrerank.config import TemplateName
 
@@ -230,3 +231,17 @@ def test_a_cross_encoder_refuses_an_instruction(tiny_model_factory: LlmFactory) 
                 await service.score(QUERY, list(DOCUMENTS), instruction="x")
 
     asyncio.run(run())
+
+
+def test_an_operator_instruction_for_a_cross_encoder_stops_its_start(
+    tiny_model_factory: LlmFactory,
+) -> None:
+    folder = str(tiny_model_factory("bert"))
+    config = EngineConfig(model=ModelConfig(name=folder, backend="torch", instruction="x"))
+
+    async def run() -> None:
+        async with RerankService(config):
+            pass
+
+    with pytest.raises(UnsupportedModelError, match="takes no instruction"):
+        asyncio.run(run())

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from openrerank.config import TEMPLATES, ModelConfig
+from openrerank.engine.backends.registry import choose_backend
 from openrerank.engine.model.recipes import RECIPES, detect_recipe
 from openrerank.engine.model.spec import read_spec
 from openrerank.errors import UnsupportedModelError
+from openrerank.types import BackendName
 
 
 def write_config(folder: Path, architecture: str, model_type: str, **extra: Any) -> Path:
@@ -117,3 +119,14 @@ def test_attention_is_counted_at_the_width_where_it_costs_what_the_rest_costs(
     rest = 2 * (h * (q + 2 * kv) + q * h + 3 * h * i)
     assert spec.attention_tokens == rest // (2 * q)
     assert 7_000 < spec.attention_tokens < 8_000
+
+
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_only_torch_runs_an_llm_reranker_and_auto_picks_it(
+    tmp_path: Path, backend: BackendName
+) -> None:
+    spec = read_spec(write_config(tmp_path, "Qwen3ForCausalLM", "qwen3"))
+    assert choose_backend(ModelConfig(name="m"), spec) == "torch"  # auto on CPU fp32
+    assert choose_backend(ModelConfig(name="m")) == "onnx"  # a cross-encoder's auto
+    with pytest.raises(UnsupportedModelError, match="--backend torch"):
+        choose_backend(ModelConfig(name="m", backend=backend), spec)
