@@ -11,15 +11,14 @@ compared with openrerank fp32's, so a table never compares different work.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from openrerank.bench import st_baseline
+from openrerank.bench.process import run_json_job
 from openrerank.bench.venvs import ensure_venv
 from openrerank.bench.workloads import load_query
 from openrerank.engine.model.spec import read_spec
@@ -172,7 +171,8 @@ def _ours(config: LlmBenchConfig, work: _Work, precision: str) -> dict[str, Any]
         "documents": list(work.documents),
     }
     log = config.logs / f"{work.name}-openrerank-{precision}.log"
-    return _child([sys.executable, "-m", "openrerank.bench.llm_runner"], job, log)
+    command = [sys.executable, "-m", "openrerank.bench.llm_runner"]
+    return run_json_job(command, job, log, timeout_s=RUN_TIMEOUT_S)
 
 
 def _sentence_transformers(config: LlmBenchConfig, work: _Work, python: Path) -> dict[str, Any]:
@@ -188,7 +188,8 @@ def _sentence_transformers(config: LlmBenchConfig, work: _Work, python: Path) ->
         ],
     }
     log = config.logs / f"{work.name}-sentence-transformers.log"
-    out = _child([str(python), str(st_baseline.RUNNER)], job, log)
+    command = [str(python), str(st_baseline.RUNNER)]
+    out = run_json_job(command, job, log, timeout_s=RUN_TIMEOUT_S)
     result = out["results"][work.name]
     return {
         "latencies_s": result["latencies_s"],
@@ -202,26 +203,6 @@ def _sentence_transformers(config: LlmBenchConfig, work: _Work, python: Path) ->
 def _baseline_python(config: LlmBenchConfig) -> Path:
     log = config.logs / "st-pip.log"
     return ensure_venv(config.venv_dir, "sentence-transformers", st_baseline.REQUIREMENTS, log=log)
-
-
-def _child(command: list[str], job: dict[str, Any], log: Path) -> dict[str, Any]:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="openrerank-bench-llm-") as scratch:
-        job_path, out_path = Path(scratch) / "job.json", Path(scratch) / "out.json"
-        job_path.write_text(json.dumps(job), encoding="utf-8")
-        with log.open("wb") as sink:
-            done = subprocess.run(
-                [*command, str(job_path), str(out_path)],
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                timeout=RUN_TIMEOUT_S,
-                check=False,
-            )
-        if done.returncode != 0:
-            tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
-            raise RuntimeError(f"{' '.join(command)} failed ({log}):\n{tail}")
-        result: dict[str, Any] = json.loads(out_path.read_text(encoding="utf-8"))
-        return result
 
 
 def _row(

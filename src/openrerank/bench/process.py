@@ -8,13 +8,16 @@ never gets ready, raises with the end of its log. Stopping is SIGTERM, then SIGK
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -37,6 +40,34 @@ def log_tail(path: Path) -> str:
         return path.read_text(encoding="utf-8", errors="replace")[-LOG_TAIL_CHARS:]
     except OSError:
         return "(no log)"
+
+
+def run_json_job(
+    command: Sequence[str], job: Mapping[str, Any], log: Path, *, timeout_s: float
+) -> dict[str, Any]:
+    """Run ``command JOB OUT`` with ``job`` written to JOB; return what it wrote to OUT.
+
+    The child's output goes to ``log``. Raises RuntimeError with the end of the log
+    when it exits non-zero.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
+    with tempfile.TemporaryDirectory(prefix="openrerank-bench-") as scratch:
+        job_path, out_path = Path(scratch) / "job.json", Path(scratch) / "out.json"
+        job_path.write_text(json.dumps(job), encoding="utf-8")
+        with log.open("wb") as sink:
+            done = subprocess.run(
+                [*command, str(job_path), str(out_path)],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env=env,
+                timeout=timeout_s,
+                check=False,
+            )
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed ({log}):\n{log_tail(log)}")
+        result: dict[str, Any] = json.loads(out_path.read_text(encoding="utf-8"))
+        return result
 
 
 def peak_rss_mb(pid: int) -> float | None:

@@ -7,16 +7,13 @@ are torch fp32 with batches of 32 in input order.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from openrerank.bench.measure import Timings
+from openrerank.bench.process import run_json_job
 from openrerank.bench.workloads import Workload
 
 SYSTEM = "sentence-transformers"
@@ -51,29 +48,13 @@ def measure_sentence_transformers(
         "warmup": warmup,
         "workloads": [_workload_json(w) for w in workloads],
     }
-    with tempfile.TemporaryDirectory(prefix="openrerank-bench-") as scratch:
-        job_path, out_path = Path(scratch) / "job.json", Path(scratch) / "out.json"
-        job_path.write_text(json.dumps(job), encoding="utf-8")
-        _run([str(python), str(RUNNER), str(job_path), str(out_path)], log)
-        out = json.loads(out_path.read_text(encoding="utf-8"))
+    out = run_json_job([str(python), str(RUNNER)], job, log, timeout_s=RUN_TIMEOUT_S)
     return _parse(out)
 
 
 def _workload_json(workload: Workload) -> dict[str, Any]:
     requests = [{"query": r.query, "documents": list(r.documents)} for r in workload.requests]
     return {"name": workload.name, "requests": requests}
-
-
-def _run(command: list[str], log: Path) -> None:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
-    with log.open("wb") as sink:
-        done = subprocess.run(
-            command, stdout=sink, stderr=subprocess.STDOUT, env=env, timeout=RUN_TIMEOUT_S
-        )
-    if done.returncode != 0:
-        tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
-        raise RuntimeError(f"sentence-transformers baseline failed ({log}):\n{tail}")
 
 
 def _parse(out: dict[str, Any]) -> BaselineRun:

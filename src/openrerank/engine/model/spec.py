@@ -174,10 +174,8 @@ def _recipe(
     config: dict[str, Any], architecture: str, template: str, config_path: Path
 ) -> Recipe | None:
     model_type = str(config.get("model_type", ""))
-    id2label = config.get("id2label")
-    labels = config.get("num_labels", len(id2label) if isinstance(id2label, dict) else 2)
     try:
-        recipe = detect_recipe(model_type, architecture, labels, template)
+        recipe = detect_recipe(model_type, architecture, _label_count(config), template)
     except ValueError as exc:
         raise UnsupportedModelError(str(exc)) from None
     if recipe is None and is_causal_lm(architecture):
@@ -226,9 +224,14 @@ def _architecture(config: dict[str, Any], config_path: Path) -> str:
     return name
 
 
-def _num_labels(config: dict[str, Any], architecture: str) -> int:
+def _label_count(config: dict[str, Any]) -> Any:
+    """``num_labels`` as the config declares it (else its ``id2label``'s size, else 2)."""
     id2label = config.get("id2label")
-    count = config.get("num_labels", len(id2label) if isinstance(id2label, dict) else 2)
+    return config.get("num_labels", len(id2label) if isinstance(id2label, dict) else 2)
+
+
+def _num_labels(config: dict[str, Any], architecture: str) -> int:
+    count = _label_count(config)
     if count not in (1, 2):
         raise UnsupportedModelError(
             f"{architecture} has {count} labels; a reranker has 1 (relevance logit) "
