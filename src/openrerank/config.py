@@ -382,6 +382,56 @@ class HttpConfig:
 
 
 @dataclass(frozen=True)
+class ReplicaConfig:
+    """Replicas on Ray Serve (``serve --ray``): where, how many, and what each reserves.
+
+    Attributes:
+        ray: ``None`` = one process, no Ray; ``local`` = a private Ray on this machine;
+            else a Ray cluster's address.
+        replicas: replicas at start (and always, without autoscaling).
+        min_replicas: with ``max_replicas``, autoscaling's floor (default 1).
+        max_replicas: turns autoscaling on, up to this many replicas.
+        target_ongoing_requests: autoscaling's target of requests in flight per replica.
+        max_ongoing_requests: requests one replica takes at once; more queue in the
+            proxy. Each replica batches what it takes, so this is well above 1.
+        cpus_per_replica: logical CPUs a replica reserves (and its model threads, unless
+            ``--threads``); ``None`` = this machine's cores / replicas with ``local``, else 1.
+        gpus_per_replica: GPUs a replica reserves.
+    """
+
+    ray: str | None = setting(
+        None,
+        "Serve on Ray Serve: local = a private Ray on this machine, else a cluster's "
+        "address (needs the ray extra).",
+        default_text="off: one process",
+    )
+    replicas: int = setting(1, "With --ray: replicas (at start, when autoscaling).")
+    min_replicas: int | None = setting(None, "With --ray and --max-replicas: fewest replicas.")
+    max_replicas: int | None = setting(None, "With --ray: autoscale up to this many replicas.")
+    target_ongoing_requests: float = setting(
+        8.0, "With --ray autoscaling: requests in flight per replica to aim for."
+    )
+    max_ongoing_requests: int = setting(
+        64, "With --ray: requests one replica takes at once (it batches them)."
+    )
+    cpus_per_replica: float | None = setting(
+        None,
+        "With --ray: CPUs each replica reserves (and its threads unless --threads).",
+        default_text="cores / replicas with local, else 1",
+    )
+    gpus_per_replica: float = setting(0.0, "With --ray: GPUs each replica reserves.")
+
+    def __post_init__(self) -> None:
+        if self.replicas < 1:
+            raise ValueError(f"replicas must be >= 1, got {self.replicas}")
+        floor = self.min_replicas if self.min_replicas is not None else 1
+        if self.max_replicas is not None and not 0 <= floor <= self.max_replicas:
+            raise ValueError("need 0 <= min_replicas <= max_replicas")
+        if self.max_ongoing_requests < 1 or self.target_ongoing_requests <= 0:
+            raise ValueError("max_ongoing_requests and target_ongoing_requests must be > 0")
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """The HTTP server: what it serves, where, and who may call it.
 
@@ -397,6 +447,7 @@ class ServerConfig:
         shutdown_grace_s: on SIGTERM, requests in flight get this long to finish while
             new ones are refused with 503; then the process exits 0. Set it below your
             orchestrator's kill timeout (Kubernetes: 30 s) and above your slowest request.
+        replicas: replicas on Ray Serve (``ray=None``: this process only).
     """
 
     models: tuple[EngineConfig, ...]
@@ -418,6 +469,7 @@ class ServerConfig:
         "/ready fails; then exit 0. Keep it under the orchestrator's kill timeout.",
         flag="grace-period",
     )
+    replicas: ReplicaConfig = field(default_factory=ReplicaConfig)
 
     def __post_init__(self) -> None:
         level = _LOG_LEVEL_ALIASES.get(self.log_level.lower(), self.log_level.lower())

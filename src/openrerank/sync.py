@@ -31,7 +31,7 @@ from openrerank.types import (
 T = TypeVar("T")
 
 
-class _LoopThread:
+class LoopThread:
     """An event loop running forever on a daemon thread."""
 
     def __init__(self) -> None:
@@ -55,7 +55,7 @@ class _LoopThread:
         self.loop.close()
 
 
-def _shutdown(service: RerankService, runner: _LoopThread) -> None:
+def _shutdown(service: RerankService, runner: LoopThread) -> None:
     if not runner.loop.is_closed():
         runner.call(service.stop())
         runner.stop()
@@ -116,7 +116,7 @@ class Reranker:
         return reranker
 
     def _open(self, config: EngineConfig) -> None:
-        self._runner = _LoopThread()
+        self._runner = LoopThread()
         self._service = RerankService(config)
         try:
             self._runner.call(self._service.start())

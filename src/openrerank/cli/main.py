@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from openrerank._version import __version__
+from openrerank.cli.batch import batch
 from openrerank.cli.bench import bench_app
 from openrerank.cli.documents import DocumentFileError, parse_documents
 from openrerank.cli.evaluate import calibrate, evaluate
@@ -145,6 +146,7 @@ def _print(results: list[RankResult], output: OutputFormat) -> None:
 
 
 app.command()(serve)
+app.command()(batch)
 app.command("eval")(evaluate)
 app.command()(calibrate)
 app.add_typer(bench_app, name="bench")

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Protocol, TypeVar
 
 import typer
 
-from openrerank.cli.extras import needs_extra
+from openrerank.cli.extras import fail_missing, missing_requirements, needs_extra
 from openrerank.cli.settings import Option, options, per_model_values, values_for, with_options
 from openrerank.config import (
     DEFAULT_MODEL,
@@ -29,6 +29,7 @@ from openrerank.config import (
     EngineConfig,
     HttpConfig,
     ModelConfig,
+    ReplicaConfig,
     ServerConfig,
 )
 
@@ -41,6 +42,7 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     *options(EngineConfig),
     *options(BatchingConfig),
     *options(ChunkingConfig),
+    *options(ReplicaConfig),
 )
 """Every declared setting: the options ``serve`` generates."""
 
@@ -113,7 +115,7 @@ def serve(
     **settings: Any,
 ) -> None:
     """Serve the Cohere-compatible HTTP API (v2/v1 rerank, TEI rerank, models, metrics)."""
-    from openrerank.server.run import configure_logging, run_server
+    from openrerank.server.run import configure_logging
 
     params = {**ctx.params, "log_level": _log_level(ctx)}
     try:
@@ -126,8 +128,22 @@ def serve(
     if print_config:
         typer.echo(json.dumps(describe(resolved), indent=2, default=str))
         return
-    if not run_server(resolved):
+    if not _run(resolved):
         raise typer.Exit(1)
+
+
+def _run(config: ServerConfig) -> bool:
+    """One uvicorn process, or replicas on Ray Serve with ``--ray``."""
+    if config.replicas.ray is None:
+        from openrerank.server.run import run_server
+
+        return run_server(config)
+    missing = missing_requirements("ray")
+    if missing:
+        fail_missing("serve --ray", "ray", ", ".join(missing))
+    from openrerank.cluster.serve import run_on_ray_serve
+
+    return run_on_ray_serve(config)
 
 
 def _log_level(ctx: typer.Context) -> str:
@@ -193,6 +209,7 @@ def server_config(params: Mapping[str, Any]) -> ServerConfig:
         models=engines,
         aliases=tuple(_parse_alias(item) for item in params.get("alias") or []),
         http=HttpConfig(**http),
+        replicas=ReplicaConfig(**values_for(ReplicaConfig, SERVE_OPTIONS, params)),
         **values_for(ServerConfig, SERVE_OPTIONS, params),
     )
 

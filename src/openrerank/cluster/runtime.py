@@ -1,0 +1,68 @@
+"""Joining Ray: a private one-machine Ray (``local``) or an existing cluster (an address).
+
+A private Ray runs without its dashboard and reports no usage statistics; it is stopped
+when the command ends. Its logical CPUs are at least the ones the job asks for plus one
+for reading, so a job whose actors ask for every core of a small machine still has room
+to read its input. (Ray's own processes bind this machine's address, never loopback: Ray
+replaces 127.0.0.1 with it. Serve's HTTP proxy binds ``--host``.)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+logger = logging.getLogger(__name__)
+
+LOCAL = "local"
+QUIET_LOGGERS = ("ray", "ray.data", "ray.serve")
+
+
+def local_cpus(requested: float) -> int:
+    """The logical CPUs of a private Ray: this machine's, or what the job asks plus one."""
+    return max(os.cpu_count() or 1, math.ceil(requested) + 1)
+
+
+@contextmanager
+def connected(address: str, *, cpus: float = 0.0, gpus: float = 0.0) -> Iterator[None]:
+    """Ray, for the duration of the block.
+
+    Args:
+        address: ``local`` for a private Ray on this machine, else a cluster's address
+            (``ray://host:10001``, ``host:6379`` or ``auto``).
+        cpus: the CPUs the job asks for (sizes a private Ray).
+        gpus: the GPUs it asks for (a private Ray gets this machine's, detected by Ray,
+            or at least these).
+
+    Raises:
+        ConnectionError: the cluster cannot be reached.
+    """
+    import ray
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    if ray.is_initialized():
+        yield
+        return
+    try:
+        if address == LOCAL:
+            ray.init(
+                address="local",
+                num_cpus=local_cpus(cpus),
+                num_gpus=math.ceil(gpus) if gpus else None,
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+            )
+        else:
+            ray.init(address=address, logging_level=logging.WARNING)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise ConnectionError(f"cannot join Ray at {address!r}: {exc}") from None
+    logger.info("joined Ray at %s: %s", address, ray.cluster_resources())  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        ray.shutdown()
