@@ -148,11 +148,10 @@ def run_on_ray_serve(config: ServerConfig) -> bool:
     replicas = config.replicas
     address = replicas.ray or LOCAL
     most = replicas.max_replicas or replicas.replicas
-    stop = _stop_on_signal()
     try:
-        with connected(
-            address, cpus=most * replica_cpus(replicas), gpus=most * replicas.gpus_per_replica
-        ):
+        cpus, gpus = most * replica_cpus(replicas), most * replicas.gpus_per_replica
+        with connected(address, cpus=cpus, gpus=gpus):
+            stop = _stop_on_signal()  # after joining Ray, whose own handler would exit 15
             serve.start(http_options={"host": config.host, "port": config.port})
             try:
                 serve.run(application(config), name=APP_NAME, route_prefix="/")
