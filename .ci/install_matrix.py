@@ -12,7 +12,9 @@ nothing but the install line; pip's own cache is used. Through each venv it chec
 * where the extras are installed (``make serve``'s line): ``openrerank serve`` starts on the
   reference model and answers ``POST /v2/rerank``; with the default model out of reach
   and ``--fallback-model`` given it serves the fallback and its first log line says so;
-  ``openrerank rank`` prints a ranking.
+  ``openrerank rank`` prints a ranking;
+* with the ``ray`` extra (README's line for it): ``openrerank batch --ray local`` ranks a
+  file and ``openrerank serve --ray local`` answers ``POST /v2/rerank``.
 
 Servers listen on 127.0.0.1 only and every step has a timeout. Exit status 1 names the
 failed check.
@@ -52,8 +54,11 @@ EXTRA_COMMANDS = {
         for tool in ("compare", "latency", "http-latency", "long-documents", "reliability")
     },
     "bench llm": ("bench", ["bench", "llm", "--model", "."]),
+    "batch": ("batch", ["batch", "--input", "rows.jsonl", "--output", "out.jsonl"]),
+    "serve --ray": ("ray", ["serve", "--ray", "local"]),
     "bench random-llm": ("bench", ["bench", "random-llm", "."]),
 }
+PASSWORD_DOCUMENTS = ("The cat sat on the mat.", "To reset your password, open Settings.")
 BENCH_TOOLS = tuple(name for name in EXTRA_COMMANDS if name.startswith("bench "))
 
 
@@ -68,17 +73,25 @@ class Install:
     serves: bool = False
     rank_extra: str | None = None
     """The extra ``rank`` must ask for, or None when ``rank`` must print a ranking."""
+    on_ray: bool = False
+    """``batch --ray local`` ranks a file, and ``serve --ray local`` answers."""
 
 
 INSTALLS = (
     Install(
-        "bare", (".",), without=("serve", "eval", "calibrate", *BENCH_TOOLS), rank_extra="onnx"
+        "bare",
+        (".",),
+        without=("serve", "eval", "calibrate", "batch", *BENCH_TOOLS),
+        rank_extra="onnx",
     ),
     Install(
         "make-serve",
         (TORCH, ".[server,torch]"),
-        without=("eval", "calibrate", *BENCH_TOOLS),
+        without=("eval", "calibrate", "batch", "serve --ray", *BENCH_TOOLS),
         serves=True,
+    ),
+    Install(
+        "ray", (TORCH, ".[ray,torch]"), without=("eval", "calibrate", *BENCH_TOOLS), on_ray=True
     ),
 )
 
@@ -157,6 +170,9 @@ def check_install(install: Install, path: Path, snapshot: Path) -> None:
     for command in install.without:
         check_missing_extra(venv, command, *EXTRA_COMMANDS[command])
     check_rank(venv, install, snapshot)
+    if install.on_ray:
+        check_batch_on_ray(venv, snapshot)
+        check_serve(venv, ["--model", str(snapshot), "--ray", "local"], expect_first_line=None)
     if install.serves:
         check_serve(venv, ["--model", str(snapshot)], expect_first_line=None)
         empty_cache = path / "empty-hf-cache"
@@ -211,10 +227,7 @@ def check_missing_extra(venv: Venv, command: str, extra: str, args: list[str]) -
 
 
 def check_rank(venv: Venv, install: Install, snapshot: Path) -> None:
-    documents = "\n".join(
-        json.dumps(text)
-        for text in ("The cat sat on the mat.", "To reset your password, open Settings.")
-    )
+    documents = "\n".join(json.dumps(text) for text in PASSWORD_DOCUMENTS)
     args = ["rank", "--model", str(snapshot), "-q", "how do I reset my password", "--format"]
     result = venv.openrerank(*args, "json", stdin=documents)
     if install.rank_extra is not None:
@@ -234,6 +247,22 @@ def check_rank(venv: Venv, install: Install, snapshot: Path) -> None:
         "openrerank rank ranks the password document first",
         result,
     )
+
+
+def check_batch_on_ray(venv: Venv, snapshot: Path) -> None:
+    rows = [
+        {"id": "a", "query": "how do I reset my password", "documents": PASSWORD_DOCUMENTS},
+        {"id": "b", "query": "where did the cat sit", "documents": PASSWORD_DOCUMENTS},
+    ]
+    (venv.path / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    args = ["batch", "--model", str(snapshot), "--input", "rows.jsonl", "--output", "out.jsonl"]
+    result = venv.openrerank(*args, "--ray", "local", "--quiet")
+    expect(result.returncode == 0, "openrerank batch --ray local ranks a file", result)
+    written = {
+        row["id"]: [r["index"] for r in row["results"]]
+        for row in map(json.loads, (venv.path / "out.jsonl").read_text().splitlines())
+    }
+    expect(written == {"a": [1, 0], "b": [0, 1]}, "batch --ray ranks each row", result)
 
 
 def check_serve(

@@ -173,7 +173,7 @@ def batch(  # noqa: PLR0913 - one documented flag each
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(_exit_code(exc)) from None
     progress.stop()
-    _report(console, output, summary)
+    _report(output, summary)
 
 
 def _run_local(
@@ -232,7 +232,7 @@ def _exit_code(exc: Exception) -> int:
     return 2 if isinstance(exc, RowError | InvalidInputError) else 1
 
 
-def _report(console: Console, output: Path, summary: JobSummary) -> None:
+def _report(output: Path, summary: JobSummary) -> None:
     parts = [f"wrote {summary.written} rows to {output}"]
     if summary.already_done:
         parts.append(f"{summary.already_done} were already there")
@@ -241,4 +241,4 @@ def _report(console: Console, output: Path, summary: JobSummary) -> None:
     if summary.duplicates:
         parts.append(f"{summary.duplicates} repeated ids dropped")
     rate = f"{summary.pairs:,} pairs in {summary.seconds:.1f} s ({summary.pairs_per_s:,.0f}/s)"
-    console.print("; ".join(parts) + f"; {rate}", highlight=False)
+    typer.echo("; ".join(parts) + f"; {rate}", err=True)

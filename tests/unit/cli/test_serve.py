@@ -21,6 +21,7 @@ from openrerank.config import (
     EngineConfig,
     HttpConfig,
     ModelConfig,
+    ReplicaConfig,
     ServerConfig,
 )
 
@@ -152,6 +153,7 @@ COMPOSED = {
     (ServerConfig, "models"),
     (ServerConfig, "aliases"),
     (ServerConfig, "http"),
+    (ServerConfig, "replicas"),
     (EngineConfig, "model"),
     (EngineConfig, "batching"),
     (EngineConfig, "chunking"),
@@ -160,7 +162,15 @@ COMPOSED = {
 }
 """Fields that are not one flag: built from several (models, aliases) or from the
 environment (``OPENRERANK_CACHE``)."""
-CONFIGS = (ServerConfig, HttpConfig, EngineConfig, ModelConfig, BatchingConfig, ChunkingConfig)
+CONFIGS = (
+    ServerConfig,
+    HttpConfig,
+    EngineConfig,
+    ModelConfig,
+    BatchingConfig,
+    ChunkingConfig,
+    ReplicaConfig,
+)
 
 
 def serve_flags() -> set[str]:
