@@ -57,6 +57,7 @@ EXTRA_COMMANDS = {
     "batch": ("batch", ["batch", "--input", "rows.jsonl", "--output", "out.jsonl"]),
     "serve --ray": ("ray", ["serve", "--ray", "local"]),
     "bench random-llm": ("bench", ["bench", "random-llm", "."]),
+    "bench scaling": ("bench", ["bench", "scaling"]),
 }
 PASSWORD_DOCUMENTS = ("The cat sat on the mat.", "To reset your password, open Settings.")
 BENCH_TOOLS = tuple(name for name in EXTRA_COMMANDS if name.startswith("bench "))

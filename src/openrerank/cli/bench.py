@@ -19,6 +19,7 @@ from openrerank.cli.bench_latency import http_latency, latency
 from openrerank.cli.bench_llm import llm, random_llm
 from openrerank.cli.bench_long_documents import long_documents
 from openrerank.cli.bench_reliability import reliability
+from openrerank.cli.bench_scaling import scaling
 from openrerank.cli.extras import needs_extra
 from openrerank.config import default_cache_dir
 
@@ -113,3 +114,4 @@ bench_app.command("long-documents")(long_documents)
 bench_app.command()(reliability)
 bench_app.command()(llm)
 bench_app.command("random-llm")(random_llm)
+bench_app.command()(scaling)

@@ -129,6 +129,8 @@ def application(config: ServerConfig) -> Application:
         health_check_period_s=HEALTH_CHECK_PERIOD_S,
         health_check_timeout_s=HEALTH_CHECK_TIMEOUT_S,
         graceful_shutdown_timeout_s=config.shutdown_grace_s,
+        # The app logs its own requests (with their ids); Serve's access log would repeat them.
+        logging_config={"enable_access_log": False, "log_level": config.log_level.upper()},
         **_scaling(replicas),
     )(serve.ingress()(RerankReplica))
     bound: Application = deployment.bind(replica_threads(config, cpus))
