@@ -168,7 +168,7 @@ def batch(  # noqa: PLR0913 - one documented flag each
         else:
             plan = _plan(ray, actors, cpus_per_actor, gpus_per_actor, rows_per_batch)
             summary = _run_ray(source, output, engine, options, plan, errors, progress)
-    except (RowError, RerankError, OSError, ValueError) as exc:
+    except (RowError, RerankError, OSError, ValueError, RuntimeError) as exc:
         progress.stop()
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(_exit_code(exc)) from None

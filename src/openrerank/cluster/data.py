@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import time
 from collections.abc import Iterator
@@ -34,8 +35,9 @@ from openrerank.batch.rows import (
 from openrerank.batch.scorer import BatchScorer, RowOutcome
 from openrerank.batch.sinks import open_sink
 from openrerank.batch.sources import FileSource, RowSource
-from openrerank.cluster.runtime import connected
+from openrerank.cluster.runtime import LOCAL, cluster_error, connected
 from openrerank.config import EngineConfig
+from openrerank.engine.model.resolve import resolve_model
 from openrerank.types import DocumentOptions
 
 if TYPE_CHECKING:
@@ -181,11 +183,15 @@ def run_on_ray(
     Raises:
         RowError: a malformed or refused row, without ``errors``; an output this
             command did not write. What was written stays for a rerun.
+        ModelNotFoundError: with ``local``, the model is nowhere to be found.
         ConnectionError: the cluster cannot be reached.
-        ray.exceptions.RayError: the pipeline failed (an actor that cannot load the
-            model, say).
+        ClusterError: the pipeline failed (an actor that cannot load the model, say).
     """
+    import ray.exceptions
+
     progress = progress or NoProgress()
+    if plan.address == LOCAL:  # a cluster's nodes may hold models this machine does not
+        resolve_model(config.model.name, revision=config.model.revision, weights=False)
     sink = open_sink(output)
     writer = ResultWriter(sink, errors, progress)
     writer.summary.already_done = len(sink.done)
@@ -200,6 +206,9 @@ def run_on_ray(
             for outcome in outcomes(dataset):
                 writer.take(outcome)
             writer.summary.seconds = time.monotonic() - started
+    except ray.exceptions.RayError as exc:
+        sink.close()
+        raise cluster_error(exc) from exc
     except BaseException:
         sink.close()
         raise
@@ -213,6 +222,12 @@ def _quiet_progress_bars() -> None:
     """The command draws its own progress bar; Ray Data's would draw over it."""
     from ray.data import DataContext
 
-    context = DataContext.get_current()
-    context.enable_progress_bars = False
-    context.print_on_execution_start = False
+    data_logger = logging.getLogger("ray.data")
+    level = data_logger.level
+    data_logger.setLevel(logging.ERROR)  # it warns that its bars are off, as asked
+    try:
+        context = DataContext.get_current()
+        context.enable_progress_bars = False
+        context.print_on_execution_start = False
+    finally:
+        data_logger.setLevel(level)

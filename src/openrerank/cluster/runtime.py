@@ -12,13 +12,40 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 logger = logging.getLogger(__name__)
 
 LOCAL = "local"
-QUIET_LOGGERS = ("ray", "ray.data", "ray.serve")
+_ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$")
+QUIET_LOGGERS = ("ray", "ray.data", "ray.serve", "ray.data._internal.execution")
+
+
+class ClusterError(RuntimeError):
+    """A Ray job failed for a reason Ray reports (an actor that cannot start, say)."""
+
+
+def cluster_error(exc: BaseException) -> ClusterError:
+    """A one-line error: the last ``module.Error: message`` line of Ray's report that is
+    not Ray's own (an actor's traceback ends with the error that killed it)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    causes = [
+        match
+        for line in lines
+        if (match := _ERROR_LINE.match(line)) and not match.group(1).startswith("ray.")
+    ]
+    if causes:
+        name, message = causes[-1].group(1).rsplit(".", 1)[-1], causes[-1].group(2)
+        return ClusterError(f"the Ray job failed: {name}: {message}")
+    first = lines[0] if lines else type(exc).__name__
+    return ClusterError(f"the Ray job failed: {type(exc).__name__}: {first}")
+
+
+def _quiet() -> None:
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def local_cpus(requested: float) -> int:
@@ -43,8 +70,7 @@ def connected(address: str, *, cpus: float = 0.0, gpus: float = 0.0) -> Iterator
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    _quiet()
     if ray.is_initialized():
         yield
         return
@@ -61,6 +87,7 @@ def connected(address: str, *, cpus: float = 0.0, gpus: float = 0.0) -> Iterator
             ray.init(address=address, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ConnectionError(f"cannot join Ray at {address!r}: {exc}") from None
+    _quiet()  # Ray set its loggers' levels as it started
     logger.info("joined Ray at %s: %s", address, ray.cluster_resources())  # type: ignore[no-untyped-call]
     try:
         yield

@@ -32,7 +32,7 @@ import signal
 import threading
 from typing import TYPE_CHECKING, Any
 
-from openrerank.cluster.runtime import LOCAL, connected
+from openrerank.cluster.runtime import LOCAL, cluster_error, connected
 from openrerank.config import ReplicaConfig, ServerConfig
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ def run_on_ray_serve(config: ServerConfig) -> bool:
             try:
                 serve.run(application(config), name=APP_NAME, route_prefix="/")
             except Exception as exc:  # Serve's deploy failures are plain RuntimeErrors
-                logger.error("cannot start: %s", exc)
+                logger.error("cannot start: %s", cluster_error(exc))
                 return False
             logger.info(
                 "serving on http://%s:%d with %s replica(s) on Ray Serve",

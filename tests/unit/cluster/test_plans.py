@@ -7,7 +7,7 @@ import pytest
 from openrerank import EngineConfig, ModelConfig
 from openrerank.batch.rows import RowFailure, RowResult, ScoredDocument
 from openrerank.cluster.data import RayPlan, decode, encode
-from openrerank.cluster.runtime import local_cpus
+from openrerank.cluster.runtime import cluster_error, local_cpus
 from openrerank.cluster.serve import _scaling, replica_cpus, replica_threads
 from openrerank.config import ReplicaConfig, ServerConfig
 
@@ -57,3 +57,17 @@ def test_local_replicas_share_this_machines_cores(monkeypatch: pytest.MonkeyPatc
     assert replica_cpus(ReplicaConfig(ray="local", cpus_per_replica=0.5)) == 0.5
     config = replica_threads(ServerConfig(models=(ENGINE,)), 4.0)
     assert config.models[0].model.threads == 4
+
+
+def test_a_failed_ray_job_reads_as_the_error_that_killed_its_actor() -> None:
+    report = RuntimeError(
+        "The actor died because of an error raised in its creation task\n"
+        "Traceback (most recent call last):\n"
+        '  File "x.py", line 1, in <module>\n'
+        "openrerank.errors.ModelLoadError: cannot read /models/m: permission denied\n"
+        "ray.exceptions.ActorDiedError: The actor died"
+    )
+    assert str(cluster_error(report)) == (
+        "the Ray job failed: ModelLoadError: cannot read /models/m: permission denied"
+    )
+    assert str(cluster_error(ValueError(""))) == "the Ray job failed: ValueError: ValueError"
