@@ -310,31 +310,40 @@ def check_serve(
 def rerank_when_ready(
     process: subprocess.Popen[bytes], port: int, log_path: Path
 ) -> dict[str, Any]:
+    """POST /v2/rerank once GET /ready answers 200 (Ray Serve's proxy listens, and
+    answers 404, before the replicas are deployed)."""
+    wait_ready(process, port, log_path)
     body = json.dumps(
         {
             "model": "rerank-v3.5",
             "query": "how do I reset my password",
-            "documents": ["The cat sat on the mat.", "To reset your password, open Settings."],
+            "documents": list(PASSWORD_DOCUMENTS),
         }
     ).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v2/rerank",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+            return answer
+    except urllib.error.HTTPError as exc:
+        raise CheckFailed(f"POST /v2/rerank answered {exc.code}: {exc.read()!r}") from exc
+
+
+def wait_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise CheckFailed(f"serve exited with {process.returncode}:\n{log_path.read_text()}")
         try:
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/v2/rerank",
-                data=body,
-                headers={"Content-Type": "application/json"},
-            )
-            with urllib.request.urlopen(request, timeout=30) as response:
-                answer: dict[str, Any] = json.loads(response.read())
-                return answer
-        except urllib.error.HTTPError as exc:
-            raise CheckFailed(f"POST /v2/rerank answered {exc.code}: {exc.read()!r}") from exc
-        except OSError:  # not listening yet: models load before the port opens
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=30):
+                return
+        except OSError:  # not listening yet (models load first), or not ready (503, 404)
             time.sleep(0.5)
-    raise CheckFailed(f"serve never answered in {READY_TIMEOUT_S} s:\n{log_path.read_text()}")
+    raise CheckFailed(f"serve was not ready in {READY_TIMEOUT_S} s:\n{log_path.read_text()}")
 
 
 def free_port() -> int:
