@@ -424,9 +424,16 @@ class ReplicaConfig:
     def __post_init__(self) -> None:
         if self.replicas < 1:
             raise ValueError(f"replicas must be >= 1, got {self.replicas}")
-        floor = self.min_replicas if self.min_replicas is not None else 1
-        if self.max_replicas is not None and not 0 <= floor <= self.max_replicas:
-            raise ValueError("need 0 <= min_replicas <= max_replicas")
+        if self.max_replicas is None:
+            if self.min_replicas is not None:
+                raise ValueError("min_replicas sets autoscaling's floor: give max_replicas too")
+        else:
+            floor = self.min_replicas if self.min_replicas is not None else 1
+            if not 0 <= floor <= self.replicas <= self.max_replicas:
+                raise ValueError(
+                    "autoscaling needs 0 <= min_replicas (1) <= replicas <= max_replicas, got "
+                    f"{floor}, {self.replicas}, {self.max_replicas}"
+                )
         if self.max_ongoing_requests < 1 or self.target_ongoing_requests <= 0:
             raise ValueError("max_ongoing_requests and target_ongoing_requests must be > 0")
 

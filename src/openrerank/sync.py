@@ -55,7 +55,8 @@ class LoopThread:
         self.loop.close()
 
 
-def _shutdown(service: RerankService, runner: LoopThread) -> None:
+def stop_service(service: RerankService, runner: LoopThread) -> None:
+    """Stop ``service`` on ``runner``'s loop, then the loop; safe to call twice."""
     if not runner.loop.is_closed():
         runner.call(service.stop())
         runner.stop()
@@ -123,7 +124,7 @@ class Reranker:
         except BaseException:
             self._runner.stop()
             raise
-        self._finalizer = weakref.finalize(self, _shutdown, self._service, self._runner)
+        self._finalizer = weakref.finalize(self, stop_service, self._service, self._runner)
 
     @property
     def info(self) -> ModelInfo:

@@ -73,7 +73,8 @@ def test_a_refused_row_exits_2_naming_it_or_goes_to_the_errors_file(
 
 def test_input_and_beir_are_one_or_the_other(tiny_model_dir: Path, tmp_path: Path) -> None:
     both = ["batch", *fake(tiny_model_dir), "--input", "x", "--beir", "y", "--output", "o.jsonl"]
-    assert runner.invoke(app, both).exit_code == 2
+    result = runner.invoke(app, both)
+    assert result.exit_code == 2 and "either --input FILE or --beir FOLDER" in result.output
     beir_only = ["batch", *fake(tiny_model_dir), "--beir", str(tmp_path), "--output", "o.jsonl"]
     result = runner.invoke(app, beir_only)
     assert result.exit_code == 2 and "--run" in result.output

@@ -80,6 +80,7 @@ class ResultWriter:
         self.sink = sink
         self.summary = JobSummary()
         self._progress = progress
+        self._failed: set[RowId | None] = set()
         self._errors: IO[str] | None = errors.open("w", encoding="utf-8") if errors else None
 
     def take(self, outcome: RowOutcome) -> None:
@@ -101,6 +102,9 @@ class ResultWriter:
     def _fail(self, failure: RowFailure) -> None:
         if self._errors is None:
             raise RowError(failure.message)
+        if failure.id is not None and failure.id in self._failed:
+            return  # a block run again after its actor died refuses its rows again
+        self._failed.add(failure.id)
         self._errors.write(json.dumps(failure.to_record(), ensure_ascii=False) + "\n")
         self._errors.flush()
         self.summary.failed += 1
@@ -110,6 +114,16 @@ class ResultWriter:
         if self._errors is not None:
             self._errors.close()
             self._errors = None
+
+
+def checked_count(source: RowSource) -> int:
+    """The rows of ``source``, each read and checked as a local job would (for a Ray job,
+    whose actors see one block each: a malformed row or a repeated id stops it here).
+
+    Raises:
+        RowError: a malformed row, or an id that repeats.
+    """
+    return sum(1 for _ in pending_rows(source.rows(), set()))
 
 
 def pending_rows(rows: Iterable[BatchRow], done: set[RowId]) -> Iterator[BatchRow]:

@@ -20,7 +20,7 @@ from openrerank.batch.rows import BatchRow, RowFailure, RowResult, ScoredDocumen
 from openrerank.config import EngineConfig
 from openrerank.engine.service import ModelInfo, RerankService
 from openrerank.errors import InvalidInputError, OverloadedError, ScoreError
-from openrerank.sync import LoopThread
+from openrerank.sync import LoopThread, stop_service
 from openrerank.types import DocumentOptions
 
 MAX_IN_FLIGHT_DOCUMENTS = 2048
@@ -62,7 +62,7 @@ class BatchScorer:
         except BaseException:
             self._runner.stop()
             raise
-        self._finalizer = weakref.finalize(self, _shutdown, self._service, self._runner)
+        self._finalizer = weakref.finalize(self, stop_service, self._service, self._runner)
 
     @property
     def info(self) -> ModelInfo:
@@ -128,12 +128,6 @@ class BatchScorer:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _shutdown(service: RerankService, runner: LoopThread) -> None:
-    if not runner.loop.is_closed():
-        runner.call(service.stop())
-        runner.stop()
 
 
 def _drain(pending: deque[tuple[BatchRow, Future[RowResult]]]) -> Iterator[RowOutcome]:

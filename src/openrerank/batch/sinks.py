@@ -22,6 +22,7 @@ from typing import IO, Any
 from openrerank.batch.rows import RowError, RowId, RowResult, check_id
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+PARQUET_BATCH_ROWS = 1024
 TREC_SUFFIXES = (".trec", ".run", ".txt")
 JOURNAL_SUFFIX = ".partial.jsonl"
 TREC_TAG = "openrerank"
@@ -144,8 +145,8 @@ class FinalFile(ABC):
         """The ids of a final file a previous run finished (empty when there is none)."""
 
     @abstractmethod
-    def write(self, target: Path, new: list[dict[str, Any]]) -> None:
-        """Write the previous final file's rows and ``new`` to ``target``."""
+    def write(self, target: Path, new: Iterator[dict[str, Any]]) -> None:
+        """Write the previous final file's rows, then ``new``, to ``target``, streaming."""
 
     def check(self, result: RowResult) -> None:  # noqa: B027 - most formats hold any row
         """Refuse a row this format cannot hold, before it is journaled."""
@@ -169,10 +170,14 @@ class JournalSink(ResultSink):
         return self._journal.write(result)
 
     def finish(self) -> None:
-        new = [row for row in self._journal.records() if row["id"] not in self._finished_ids]
-        self._journal.close()
+        new = (row for row in self._journal.records() if row["id"] not in self._finished_ids)
         temporary = self.path.with_name(self.path.name + ".tmp")
-        self._final.write(temporary, new)
+        try:
+            self._final.write(temporary, new)
+        except (TypeError, ValueError) as exc:  # pyarrow's: a previous file of another shape
+            raise RowError(f"{self.path}: cannot write the results ({exc})") from None
+        finally:
+            self._journal.close()
         os.replace(temporary, self.path)
         self._journal.path.unlink()
 
@@ -181,7 +186,13 @@ class JournalSink(ResultSink):
 
 
 class ParquetFinal(FinalFile):
-    """A Parquet table: ``id`` and ``results`` (a list of index/score structs)."""
+    """A Parquet table: ``id`` (string or integer, one type per file) and ``results``, a
+    list of ``{index, relevance_score, document_id}`` (``document_id`` null without ids).
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._id_type: type | None = None
 
     def ids(self) -> set[RowId]:
         if not self.path.exists():
@@ -193,23 +204,72 @@ class ParquetFinal(FinalFile):
         except (OSError, KeyError, ValueError) as exc:
             message = f"{self.path}: not an output table ({exc}); refusing to extend it"
             raise RowError(message) from None
+        self._id_type = int if column.type == _arrow_type(int) else str
         return set(column.to_pylist())
 
-    def write(self, target: Path, new: list[dict[str, Any]]) -> None:
-        import pyarrow
+    def check(self, result: RowResult) -> None:
+        kind = type(result.id)
+        if self._id_type is None:
+            self._id_type = kind
+        elif kind is not self._id_type:
+            raise RowError(
+                f"{self.path}: a Parquet column holds one type, and ids so far were "
+                f"{self._id_type.__name__}s; row {result.id!r} is not"
+            )
+
+    def write(self, target: Path, new: Iterator[dict[str, Any]]) -> None:
         from pyarrow import parquet
 
-        table = pyarrow.Table.from_pylist(new)
-        if self.path.exists():
-            previous = parquet.read_table(self.path)
-            table = (
-                pyarrow.concat_tables([previous, table.cast(previous.schema)]) if new else previous
-            )
-        parquet.write_table(table, target)
+        schema = _parquet_schema(self._id_type or str)
+        with parquet.ParquetWriter(target, schema) as writer:
+            if self.path.exists():
+                for batch in parquet.ParquetFile(self.path).iter_batches(PARQUET_BATCH_ROWS):
+                    writer.write_batch(batch)
+            for chunk in _chunks(new, PARQUET_BATCH_ROWS):
+                writer.write_batch(_parquet_batch(chunk, schema))
+
+
+def _arrow_type(kind: type) -> Any:
+    import pyarrow
+
+    return pyarrow.int64() if kind is int else pyarrow.string()
+
+
+def _parquet_schema(id_type: type) -> Any:
+    import pyarrow
+
+    result = pyarrow.struct(
+        [
+            ("index", pyarrow.int64()),
+            ("relevance_score", pyarrow.float64()),
+            ("document_id", pyarrow.string()),
+        ]
+    )
+    return pyarrow.schema([("id", _arrow_type(id_type)), ("results", pyarrow.list_(result))])
+
+
+def _parquet_batch(rows: list[dict[str, Any]], schema: Any) -> Any:
+    import pyarrow
+
+    for row in rows:
+        row["results"] = [{"document_id": None, **item} for item in row["results"]]
+    return pyarrow.RecordBatch.from_pylist(rows, schema=schema)
+
+
+def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 class TrecFinal(FinalFile):
-    """A TREC run, ``qid Q0 docid rank score tag``; needs each result's document id."""
+    """A TREC run, ``qid Q0 docid rank score tag``: string ids without spaces, and each
+    result's document id."""
 
     def ids(self) -> set[RowId]:
         if not self.path.exists():
@@ -218,19 +278,28 @@ class TrecFinal(FinalFile):
             return {line.split(maxsplit=1)[0] for line in handle if line.strip()}
 
     def check(self, result: RowResult) -> None:
-        if any(item.document_id is None for item in result.results):
+        if not isinstance(result.id, str) or _has_space(result.id):
             raise RowError(
-                f"{self.path}: a TREC run needs document ids (--beir FOLDER --run FILE, or "
-                f"'document_ids' in each row); row {result.id!r} has none"
+                f"{self.path}: a TREC run's query ids are strings without spaces; "
+                f"row {result.id!r} is not"
+            )
+        if any(item.document_id is None or _has_space(item.document_id) for item in result.results):
+            raise RowError(
+                f"{self.path}: a TREC run needs document ids without spaces (--beir FOLDER "
+                f"--run FILE, or 'document_ids' in each row); row {result.id!r} has none"
             )
 
-    def write(self, target: Path, new: list[dict[str, Any]]) -> None:
+    def write(self, target: Path, new: Iterator[dict[str, Any]]) -> None:
         with target.open("w", encoding="utf-8") as out:
             if self.path.exists():
                 with self.path.open(encoding="utf-8") as previous:
                     out.writelines(previous)
             for row in new:
                 out.writelines(trec_lines(row))
+
+
+def _has_space(text: str) -> bool:
+    return not text or any(character.isspace() for character in text)
 
 
 def trec_lines(row: dict[str, Any]) -> Iterator[str]:

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Literal
 
 from openrerank.batch.rows import BatchRow, RowError, parse_line, parse_row
+from openrerank.batch.sinks import PARQUET_SUFFIXES
 
 SourceKind = Literal["jsonl", "parquet", "beir"]
-PARQUET_SUFFIXES = (".parquet", ".pq")
 PARQUET_BATCH_ROWS = 256
+ROW_COLUMNS = ("id", "query", "documents", "top_n", "document_ids")
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,19 @@ class FileSource:
                 if line.strip():
                     yield parse_line(line, f"{self.path}:{number}")
 
+    def parquet_columns(self) -> list[str]:
+        """The file's columns a row reads (others, of any type, are never read)."""
+        from pyarrow import parquet
+
+        names = set(parquet.read_schema(self.path).names)
+        return [name for name in ROW_COLUMNS if name in names]
+
     def _parquet_rows(self) -> Iterator[BatchRow]:
         from pyarrow import parquet
 
         number = 0
-        for batch in parquet.ParquetFile(self.path).iter_batches(PARQUET_BATCH_ROWS):
+        table = parquet.ParquetFile(self.path)
+        for batch in table.iter_batches(PARQUET_BATCH_ROWS, columns=self.parquet_columns()):
             for record in batch.to_pylist():
                 number += 1
                 yield parse_row(record, f"{self.path}:row {number}")

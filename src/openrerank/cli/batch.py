@@ -69,7 +69,9 @@ class BarProgress:
         self._bar.update(self._task, advance=rows, rate=rate)
 
     def stop(self) -> None:
-        self._bar.stop()
+        """Stop drawing; safe to call twice."""
+        if self._bar.live.is_started:
+            self._bar.stop()
 
 
 def _source(input_path: Path | None, beir: Path | None, run: Path | None, split: str) -> RowSource:
@@ -172,7 +174,8 @@ def batch(  # noqa: PLR0913 - one documented flag each
         progress.stop()
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(_exit_code(exc)) from None
-    progress.stop()
+    finally:
+        progress.stop()  # also on Ctrl-C: what was written stays, a rerun resumes
     _report(output, summary)
 
 

@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openrerank.batch.job import JobSummary, NoProgress, ProgressSink, ResultWriter
+from openrerank.batch.job import (
+    JobSummary,
+    NoProgress,
+    ProgressSink,
+    ResultWriter,
+    checked_count,
+)
 from openrerank.batch.rows import (
     BatchRow,
     RowError,
@@ -130,7 +136,8 @@ def read_dataset(source: RowSource) -> Dataset:
     if isinstance(source, FileSource) and source.kind == "jsonl":
         return ray.data.read_text(str(source.path))
     if isinstance(source, FileSource):
-        return ray.data.read_parquet(str(source.path)).map_batches(
+        columns = source.parquet_columns()
+        return ray.data.read_parquet(str(source.path), columns=columns).map_batches(
             _parquet_lines, batch_format="pyarrow"
         )
     lines = [{TEXT: json.dumps(row_record(row), ensure_ascii=False)} for row in source.rows()]
@@ -196,7 +203,7 @@ def run_on_ray(
     writer = ResultWriter(sink, errors, progress)
     writer.summary.already_done = len(sink.done)
     try:
-        total = source.count()
+        total = checked_count(source)
         requested = plan.actors * plan.cpus_per_actor
         with connected(plan.address, cpus=requested, gpus=plan.actors * plan.gpus_per_actor):
             _quiet_progress_bars()

@@ -61,8 +61,7 @@ def connected(address: str, *, cpus: float = 0.0, gpus: float = 0.0) -> Iterator
         address: ``local`` for a private Ray on this machine, else a cluster's address
             (``ray://host:10001``, ``host:6379`` or ``auto``).
         cpus: the CPUs the job asks for (sizes a private Ray).
-        gpus: the GPUs it asks for (a private Ray gets this machine's, detected by Ray,
-            or at least these).
+        gpus: the GPUs it asks for (a private Ray gets the ones Ray detects here).
 
     Raises:
         ConnectionError: the cluster cannot be reached.
@@ -79,13 +78,12 @@ def connected(address: str, *, cpus: float = 0.0, gpus: float = 0.0) -> Iterator
             ray.init(
                 address="local",
                 num_cpus=local_cpus(cpus),
-                num_gpus=math.ceil(gpus) if gpus else None,
                 include_dashboard=False,
                 logging_level=logging.WARNING,
             )
         else:
             ray.init(address=address, logging_level=logging.WARNING)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
+    except Exception as exc:  # ray.init raises what it meets: OSError, RuntimeError, ...
         raise ConnectionError(f"cannot join Ray at {address!r}: {exc}") from None
     _quiet()  # Ray set its loggers' levels as it started
     logger.info("joined Ray at %s: %s", address, ray.cluster_resources())  # type: ignore[no-untyped-call]

@@ -106,7 +106,7 @@ def _scaling(replicas: ReplicaConfig) -> dict[str, Any]:
     return {
         "autoscaling_config": {
             "min_replicas": floor,
-            "initial_replicas": min(max(replicas.replicas, floor), replicas.max_replicas),
+            "initial_replicas": replicas.replicas,
             "max_replicas": replicas.max_replicas,
             "target_ongoing_requests": replicas.target_ongoing_requests,
         }
@@ -154,10 +154,10 @@ def run_on_ray_serve(config: ServerConfig) -> bool:
         cpus, gpus = most * replica_cpus(replicas), most * replicas.gpus_per_replica
         with connected(address, cpus=cpus, gpus=gpus):
             stop = _stop_on_signal()  # after joining Ray, whose own handler would exit 15
-            serve.start(http_options={"host": config.host, "port": config.port})
             try:
+                serve.start(http_options={"host": config.host, "port": config.port})
                 serve.run(application(config), name=APP_NAME, route_prefix="/")
-            except Exception as exc:  # Serve's deploy failures are plain RuntimeErrors
+            except Exception as exc:  # Serve's failures are plain RuntimeErrors
                 logger.error("cannot start: %s", cluster_error(exc))
                 return False
             logger.info(

@@ -1,8 +1,9 @@
 """One local Ray for the tests of this package, stopped when the last of them is done.
 
-It has 4 logical CPUs (the pipelines and the replicas reserve less than a core each on
-this 2-core machine) and its workers read the reference model's ONNX export of the
-session (``OPENRERANK_CACHE``), so no actor or replica exports it again. The SciFact rows
+It has at least 4 logical CPUs (the tests' actors and replicas reserve one each, more
+than this 2-core machine has: logical CPUs only schedule) and its workers read the
+reference model's ONNX export of the session (``OPENRERANK_CACHE``), so no actor or
+replica exports it again. The SciFact rows
 every test ranks, and their local ranking, are made once here.
 """
 

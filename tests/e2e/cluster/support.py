@@ -47,11 +47,16 @@ def assert_same_rankings(
 
 
 def ray_processes(marker: str) -> list[psutil.Process]:
-    """Live processes of this machine whose title names ``marker`` (Ray sets a worker's
-    title to its actor's class)."""
+    """This test session's Ray workers whose title names ``marker`` (Ray sets a worker's
+    title to its actor's class). The session's private Ray is started by this process, so
+    its workers are this process's descendants: another Ray on the machine is never hit.
+    """
     found = []
-    for process in psutil.process_iter(["cmdline"]):
-        command = " ".join(process.info["cmdline"] or ())
-        if marker in command and process.pid != os.getpid():
+    for process in psutil.Process(os.getpid()).children(recursive=True):
+        try:
+            command = " ".join(process.cmdline())
+        except psutil.Error:  # ended meanwhile
+            continue
+        if marker in command:
             found.append(process)
     return found

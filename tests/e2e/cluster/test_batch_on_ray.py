@@ -50,23 +50,31 @@ def test_a_rerun_on_ray_scores_only_the_rows_not_yet_written(
 
 
 class KillAnActor:
-    """Progress that SIGKILLs one pipeline actor once ``after`` rows are written."""
+    """Progress that SIGKILLs one pipeline actor once ``after`` rows are written, and
+    notes every actor process it sees.
+
+    With 8 blocks of 2 rows over 2 actors, after 3 rows at most 2 blocks are done, so
+    the killed actor still holds blocks in flight that must be run again elsewhere.
+    """
 
     def __init__(self, after: int) -> None:
         self.after = after
         self.rows = 0
         self.killed: list[int] = []
+        self.seen: set[int] = set()
 
     def start(self, total: int, already_done: int) -> None:
         return None
 
     def advance(self, rows: int, pairs: int) -> None:
         self.rows += rows
+        self.seen |= {process.pid for process in ray_processes(ACTOR)}
         if self.rows >= self.after and not self.killed:
             victims = ray_processes(ACTOR)
             assert victims, "no pipeline actor found to kill"
             victims[0].send_signal(signal.SIGKILL)
             self.killed.append(victims[0].pid)
+            self.before = set(self.seen)
 
 
 def test_an_actor_killed_mid_run_loses_no_row_and_repeats_none(
@@ -83,6 +91,7 @@ def test_an_actor_killed_mid_run_loses_no_row_and_repeats_none(
         progress=progress,
     )
     assert len(progress.killed) == 1 and not psutil.pid_exists(progress.killed[0])
+    assert progress.seen - progress.before, "Ray never started an actor in the killed one's place"
     assert summary.written == len(scifact_rows.ids)
     assert_same_rankings(read_results(out), scifact_rows.local)
 

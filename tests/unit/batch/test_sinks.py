@@ -77,8 +77,8 @@ def test_parquet_is_journaled_then_written_whole_and_extended_on_a_rerun(tmp_pat
     table = parquet.read_table(out).to_pylist()
     assert [row["id"] for row in table] == ["a", "b"]
     assert table[0]["results"] == [
-        {"index": 1, "relevance_score": 0.9},
-        {"index": 0, "relevance_score": 0.1},
+        {"index": 1, "relevance_score": 0.9, "document_id": None},
+        {"index": 0, "relevance_score": 0.1, "document_id": None},
     ]
     extended = open_sink(out)
     assert extended.done == {"a", "b"} and not extended.write(result("a", 0.3))
@@ -122,4 +122,41 @@ def test_trec_refuses_a_row_without_document_ids(tmp_path: Path) -> None:
     sink = open_sink(tmp_path / "run.trec")
     with pytest.raises(RowError, match="a TREC run needs document ids"):
         sink.write(result("q1", 0.5))
+    sink.close()
+
+
+def test_parquet_keeps_integer_ids_and_refuses_a_second_id_type(tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    sink = open_sink(out)
+    sink.write(result(1, 0.5, ids=True))
+    with pytest.raises(RowError, match=r"one type.*row 'b' is not"):
+        sink.write(result("b", 0.5))
+    sink.finish()
+    again = open_sink(out)
+    assert again.done == {1}
+    with pytest.raises(RowError, match="row 'c' is not"):
+        again.write(result("c", 0.1))
+    again.write(result(2, 0.25, ids=True))
+    again.finish()
+    rows = parquet.read_table(out).to_pylist()
+    assert [row["id"] for row in rows] == [1, 2]
+    assert rows[1]["results"] == [{"index": 0, "relevance_score": 0.25, "document_id": "d0"}]
+
+
+def test_an_empty_parquet_output_is_a_table_a_rerun_extends(tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    open_sink(out).finish()
+    assert parquet.read_table(out).column_names == ["id", "results"]
+    again = open_sink(out)
+    assert again.done == set()
+    again.write(result("a", 0.5))
+    again.finish()
+    assert [row["id"] for row in parquet.read_table(out).to_pylist()] == ["a"]
+
+
+@pytest.mark.parametrize("row_id", [7, "q 1", ""])
+def test_trec_refuses_ids_it_cannot_write_back(tmp_path: Path, row_id: str | int) -> None:
+    sink = open_sink(tmp_path / "run.trec")
+    with pytest.raises(RowError, match="strings without spaces"):
+        sink.write(result(row_id, 0.5, ids=True))
     sink.close()

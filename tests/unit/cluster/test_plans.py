@@ -45,8 +45,12 @@ def test_fixed_replicas_or_autoscaling_bounds() -> None:
             "target_ongoing_requests": 6,
         }
     }
-    with pytest.raises(ValueError, match="min_replicas <= max_replicas"):
-        ReplicaConfig(min_replicas=5, max_replicas=2)
+    with pytest.raises(ValueError, match="min_replicas"):
+        ReplicaConfig(replicas=5, min_replicas=5, max_replicas=2)
+    with pytest.raises(ValueError, match="replicas <= max_replicas"):
+        ReplicaConfig(replicas=3, max_replicas=2)
+    with pytest.raises(ValueError, match="give max_replicas too"):
+        ReplicaConfig(min_replicas=2)
 
 
 def test_local_replicas_share_this_machines_cores(monkeypatch: pytest.MonkeyPatch) -> None:
