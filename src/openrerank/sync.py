@@ -12,9 +12,10 @@ import asyncio
 import threading
 import weakref
 from collections.abc import Coroutine, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar, Unpack
+from typing import Any, Self, TypeVar, Unpack
 
 from openrerank.config import EngineConfig, ModelConfig, TemplateName
 from openrerank.engine.service import ModelInfo, RerankService
@@ -31,7 +32,7 @@ from openrerank.types import (
 T = TypeVar("T")
 
 
-class LoopThread:
+class _LoopThread:
     """An event loop running forever on a daemon thread."""
 
     def __init__(self) -> None:
@@ -55,14 +56,53 @@ class LoopThread:
         self.loop.close()
 
 
-def stop_service(service: RerankService, runner: LoopThread) -> None:
-    """Stop ``service`` on ``runner``'s loop, then the loop; safe to call twice."""
+def _shutdown(service: RerankService, runner: _LoopThread) -> None:
     if not runner.loop.is_closed():
         runner.call(service.stop())
         runner.stop()
 
 
-class Reranker:
+class EngineHandle:
+    """One :class:`RerankService` started on a private event loop thread, stopped by
+    :meth:`close`, at the end of a ``with`` block, or when collected. The base of
+    :class:`Reranker` and of the batch scorer."""
+
+    def _open(self, config: EngineConfig) -> None:
+        self._runner = _LoopThread()
+        self._service = RerankService(config)
+        try:
+            self._runner.call(self._service.start())
+        except BaseException:
+            self._runner.stop()
+            raise
+        self._finalizer = weakref.finalize(self, _shutdown, self._service, self._runner)
+
+    def _submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
+        """Run ``coroutine`` on the engine's loop; its result, when it comes."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._runner.loop)
+
+    @property
+    def info(self) -> ModelInfo:
+        """The loaded model, backend, precision and window."""
+        return self._service.info
+
+    def close(self) -> None:
+        """Stop the engine and free the model; safe to call twice."""
+        self._finalizer()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Reranker(EngineHandle):
     """Score and rank documents in-process with an open reranker (a cross-encoder, or an
     LLM reranker such as Qwen3-Reranker).
 
@@ -116,21 +156,6 @@ class Reranker:
         reranker._open(config)
         return reranker
 
-    def _open(self, config: EngineConfig) -> None:
-        self._runner = LoopThread()
-        self._service = RerankService(config)
-        try:
-            self._runner.call(self._service.start())
-        except BaseException:
-            self._runner.stop()
-            raise
-        self._finalizer = weakref.finalize(self, stop_service, self._service, self._runner)
-
-    @property
-    def info(self) -> ModelInfo:
-        """The loaded model, backend, precision and window."""
-        return self._service.info
-
     def rank(
         self,
         query: str,
@@ -174,18 +199,3 @@ class Reranker:
         """A float32 score per document, in input order (options as in :meth:`rank`)."""
         work = self._service.score(query, documents, raw=raw, instruction=instruction, **options)
         return self._runner.call(work)
-
-    def close(self) -> None:
-        """Stop the engine and free the model; safe to call twice."""
-        self._finalizer()
-
-    def __enter__(self) -> Reranker:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

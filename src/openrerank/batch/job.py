@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
@@ -123,6 +124,8 @@ def checked_count(source: RowSource) -> int:
     Raises:
         RowError: a malformed row, or an id that repeats.
     """
+    if source.kind == "beir":  # rows made from a loaded, checked collection: one per query
+        return source.count()
     return sum(1 for _ in pending_rows(source.rows(), set()))
 
 
@@ -165,22 +168,32 @@ def run_job(
         RerankError: the model cannot be loaded or the engine failed.
     """
     progress = progress or NoProgress()
+    with writing(output, errors, progress) as writer, scorer() as engine:
+        done = writer.sink.done
+        progress.start(source.count(), len(done))
+        started = time.monotonic()
+        for outcome in engine.score(pending_rows(source.rows(), done)):
+            writer.take(outcome)
+        writer.summary.seconds = time.monotonic() - started
+    return writer.summary
+
+
+@contextmanager
+def writing(output: Path, errors: Path | None, progress: ProgressSink) -> Iterator[ResultWriter]:
+    """The writer of a job's output (an existing one resumed). When the block ends, the
+    output is finished; when it raises, what was written is kept for a rerun.
+
+    Raises:
+        RowError: the existing output is not one this command wrote.
+    """
     sink = open_sink(output)
     writer = ResultWriter(sink, errors, progress)
     writer.summary.already_done = len(sink.done)
-    started = time.monotonic()
     try:
-        with scorer() as engine:
-            progress.start(source.count(), len(sink.done))
-            started = time.monotonic()
-            for outcome in engine.score(pending_rows(source.rows(), sink.done)):
-                writer.take(outcome)
+        yield writer
     except BaseException:
         sink.close()
         raise
     finally:
         writer.close()
     sink.finish()
-    summary = writer.summary
-    summary.seconds = time.monotonic() - started
-    return summary

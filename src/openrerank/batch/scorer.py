@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import weakref
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
-from types import TracebackType
 
 from openrerank.batch.rows import BatchRow, RowFailure, RowResult, ScoredDocument
 from openrerank.config import EngineConfig
-from openrerank.engine.service import ModelInfo, RerankService
 from openrerank.errors import InvalidInputError, OverloadedError, ScoreError
-from openrerank.sync import LoopThread, stop_service
+from openrerank.sync import EngineHandle
 from openrerank.types import DocumentOptions
 
 MAX_IN_FLIGHT_DOCUMENTS = 2048
@@ -33,7 +30,7 @@ def batch_engine_config(config: EngineConfig) -> EngineConfig:
     return dataclasses.replace(config, max_queue_wait_s=None)
 
 
-class BatchScorer:
+class BatchScorer(EngineHandle):
     """One engine, loaded once, ranking rows.
 
     Args:
@@ -55,18 +52,7 @@ class BatchScorer:
     ) -> None:
         self._options: DocumentOptions = options or {}
         self._budget = max_in_flight_documents
-        self._runner = LoopThread()
-        self._service = RerankService(batch_engine_config(config))
-        try:
-            self._runner.call(self._service.start())
-        except BaseException:
-            self._runner.stop()
-            raise
-        self._finalizer = weakref.finalize(self, stop_service, self._service, self._runner)
-
-    @property
-    def info(self) -> ModelInfo:
-        return self._service.info
+        self._open(batch_engine_config(config))
 
     def score(self, rows: Iterable[BatchRow]) -> Iterator[RowOutcome]:
         """Each row's ranking (or why it was refused), in input order.
@@ -91,7 +77,7 @@ class BatchScorer:
                 done, future = pending.popleft()
                 in_flight -= len(done.documents)
                 yield _outcome(done, future)
-            future = asyncio.run_coroutine_threadsafe(self._rank(row), self._runner.loop)
+            future = self._submit(self._rank(row))
             pending.append((row, future))
             in_flight += len(row.documents)
         yield from _drain(pending)
@@ -113,21 +99,6 @@ class BatchScorer:
             for item in outcome.results
         )
         return RowResult(row.id, results, pairs=len(row.documents))
-
-    def close(self) -> None:
-        """Stop the engine; safe to call twice (and done at exit when not called)."""
-        self._finalizer()
-
-    def __enter__(self) -> BatchScorer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _drain(pending: deque[tuple[BatchRow, Future[RowResult]]]) -> Iterator[RowOutcome]:

@@ -24,17 +24,24 @@ from rich.progress import (
 )
 
 from openrerank.cli.extras import (
-    MISSING_EXTRA_EXIT,
+    exit_code,
     fail_missing,
     missing_requirements,
     needs_extra,
 )
-from openrerank.cli.settings import MODEL_OPTIONS, model_config, with_options
+from openrerank.cli.settings import (
+    MODEL_OPTIONS,
+    MaxChunksPerDocOption,
+    MaxTokensPerDocOption,
+    model_config,
+    with_options,
+)
 from openrerank.config import DEFAULT_MODEL, EngineConfig
 
 if TYPE_CHECKING:
     from openrerank.batch.job import JobSummary
     from openrerank.batch.sources import RowSource
+    from openrerank.cluster.data import RayPlan
     from openrerank.types import DocumentOptions
 
 
@@ -112,12 +119,8 @@ def batch(  # noqa: PLR0913 - one documented flag each
         str,
         typer.Option(envvar="OPENRERANK_MODEL", help="Hugging Face model id or local directory."),
     ] = DEFAULT_MODEL,
-    max_tokens_per_doc: Annotated[
-        int | None, typer.Option(min=1, help="Tokens of each document scored (default 4096).")
-    ] = None,
-    max_chunks_per_doc: Annotated[
-        int | None, typer.Option(min=1, help="Windows per long document; 1 = truncate.")
-    ] = None,
+    max_tokens_per_doc: MaxTokensPerDocOption = None,
+    max_chunks_per_doc: MaxChunksPerDocOption = None,
     errors: Annotated[
         Path | None,
         typer.Option(help="Write refused rows here as JSONL and go on (default: stop at one)."),
@@ -173,7 +176,7 @@ def batch(  # noqa: PLR0913 - one documented flag each
     except (RowError, RerankError, OSError, ValueError, RuntimeError) as exc:
         progress.stop()
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(_exit_code(exc)) from None
+        raise typer.Exit(exit_code(exc, RowError)) from None
     finally:
         progress.stop()  # also on Ctrl-C: what was written stays, a rerun resumes
     _report(output, summary)
@@ -195,17 +198,17 @@ def _run_local(
     )
 
 
-def _plan(address: str, actors: int, cpus: float | None, gpus: float, rows_per_batch: int) -> Any:
+def _plan(
+    address: str, actors: int, cpus: float | None, gpus: float, rows_per_batch: int
+) -> RayPlan:
     missing = missing_requirements("ray")
     if missing:
         fail_missing("batch --ray", "ray", ", ".join(missing))
-    import os
-
     from openrerank.cluster.data import RayPlan
-    from openrerank.cluster.runtime import LOCAL
+    from openrerank.cluster.runtime import cpus_per_worker
 
     if cpus is None:
-        cpus = max(1.0, (os.cpu_count() or 1) / actors) if address == LOCAL else 1.0
+        cpus = cpus_per_worker(address, actors)
     return RayPlan(address, actors, cpus, gpus, rows_per_batch)
 
 
@@ -214,7 +217,7 @@ def _run_ray(
     output: Path,
     engine: EngineConfig,
     options: DocumentOptions,
-    plan: Any,
+    plan: RayPlan,
     errors: Path | None,
     progress: BarProgress,
 ) -> JobSummary:
@@ -224,15 +227,6 @@ def _run_ray(
         return run_on_ray(source, output, engine, options, plan, errors=errors, progress=progress)
     except ModuleNotFoundError as exc:
         fail_missing("batch --ray", "ray", exc.name or "ray")
-
-
-def _exit_code(exc: Exception) -> int:
-    from openrerank.batch.rows import RowError
-    from openrerank.errors import BackendUnavailableError, InvalidInputError
-
-    if isinstance(exc, BackendUnavailableError):
-        return MISSING_EXTRA_EXIT
-    return 2 if isinstance(exc, RowError | InvalidInputError) else 1
 
 
 def _report(output: Path, summary: JobSummary) -> None:

@@ -88,6 +88,16 @@ def fail_missing(command: str, extra: str, missing: str) -> NoReturn:
     raise typer.Exit(MISSING_EXTRA_EXIT)
 
 
+def exit_code(exc: Exception, *usage: type[Exception]) -> int:
+    """A command's exit status for ``exc``: 2 for what the user can fix in the command line
+    or the install (a missing extra, invalid input, or one of ``usage``), 1 for the rest."""
+    from openrerank.errors import BackendUnavailableError, InvalidInputError
+
+    if isinstance(exc, BackendUnavailableError):
+        return MISSING_EXTRA_EXIT
+    return 2 if isinstance(exc, (InvalidInputError, *usage)) else 1
+
+
 def needs_extra(command: str, extra: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate a command: check ``extra`` before it runs; a missing module is one line."""
 

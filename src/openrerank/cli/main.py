@@ -18,11 +18,17 @@ from openrerank.cli.batch import batch
 from openrerank.cli.bench import bench_app
 from openrerank.cli.documents import DocumentFileError, parse_documents
 from openrerank.cli.evaluate import calibrate, evaluate
-from openrerank.cli.extras import MISSING_EXTRA_EXIT
+from openrerank.cli.extras import exit_code
 from openrerank.cli.serve import serve
-from openrerank.cli.settings import MODEL_OPTIONS, model_config, with_options
+from openrerank.cli.settings import (
+    MODEL_OPTIONS,
+    MaxChunksPerDocOption,
+    MaxTokensPerDocOption,
+    model_config,
+    with_options,
+)
 from openrerank.config import DEFAULT_MODEL, EngineConfig
-from openrerank.errors import BackendUnavailableError, InvalidInputError, RerankError
+from openrerank.errors import RerankError
 
 if TYPE_CHECKING:
     from openrerank.types import RankResult
@@ -82,12 +88,8 @@ def rank(
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = (
         OutputFormat.table
     ),
-    max_tokens_per_doc: Annotated[
-        int | None, typer.Option(min=1, help="Tokens of each document scored (default 4096).")
-    ] = None,
-    max_chunks_per_doc: Annotated[
-        int | None, typer.Option(min=1, help="Windows per long document; 1 = truncate.")
-    ] = None,
+    max_tokens_per_doc: MaxTokensPerDocOption = None,
+    max_chunks_per_doc: MaxChunksPerDocOption = None,
     **settings: Any,
 ) -> None:
     """Rank documents against a query and print them, best first.
@@ -110,15 +112,8 @@ def rank(
             )
     except (RerankError, DocumentFileError, OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(_exit_code(exc)) from None
+        raise typer.Exit(exit_code(exc, DocumentFileError)) from None
     _print(results, output)
-
-
-def _exit_code(exc: Exception) -> int:
-    """2 for what the user can fix in the command line or install, 1 for the rest."""
-    if isinstance(exc, BackendUnavailableError):
-        return MISSING_EXTRA_EXIT
-    return 2 if isinstance(exc, InvalidInputError | DocumentFileError) else 1
 
 
 def _read_documents(source: str) -> list[str]:

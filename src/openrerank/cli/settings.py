@@ -282,6 +282,16 @@ MODEL_OPTIONS: tuple[Option, ...] = options(
 (``rank``, ``eval``, ``calibrate``, ``bench http-latency``, and what comes next)."""
 
 
+MaxTokensPerDocOption = Annotated[
+    int | None, typer.Option(min=1, help="Tokens of each document scored (default 4096).")
+]
+MaxChunksPerDocOption = Annotated[
+    int | None, typer.Option(min=1, help="Windows per long document; 1 = truncate.")
+]
+"""The document options of the commands that rank (``rank``, ``batch``), as ``rank`` names
+them."""
+
+
 def model_config(name: str, settings: Mapping[str, Any]) -> ModelConfig:
     """The model ``name`` run as the :data:`MODEL_OPTIONS` in ``settings`` say.
 

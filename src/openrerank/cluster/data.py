@@ -22,13 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openrerank.batch.job import (
-    JobSummary,
-    NoProgress,
-    ProgressSink,
-    ResultWriter,
-    checked_count,
-)
+from openrerank.batch.job import JobSummary, NoProgress, ProgressSink, checked_count, writing
 from openrerank.batch.rows import (
     BatchRow,
     RowError,
@@ -39,7 +33,6 @@ from openrerank.batch.rows import (
     row_record,
 )
 from openrerank.batch.scorer import BatchScorer, RowOutcome
-from openrerank.batch.sinks import open_sink
 from openrerank.batch.sources import FileSource, RowSource
 from openrerank.cluster.runtime import LOCAL, cluster_error, connected
 from openrerank.config import EngineConfig
@@ -199,29 +192,21 @@ def run_on_ray(
     progress = progress or NoProgress()
     if plan.address == LOCAL:  # a cluster's nodes may hold models this machine does not
         resolve_model(config.model.name, revision=config.model.revision, weights=False)
-    sink = open_sink(output)
-    writer = ResultWriter(sink, errors, progress)
-    writer.summary.already_done = len(sink.done)
-    try:
+    with writing(output, errors, progress) as writer:
+        done = writer.sink.done
         total = checked_count(source)
         requested = plan.actors * plan.cpus_per_actor
-        with connected(plan.address, cpus=requested, gpus=plan.actors * plan.gpus_per_actor):
-            _quiet_progress_bars()
-            dataset = pipeline(source, config, options, plan, frozenset(sink.done))
-            progress.start(total, len(sink.done))
-            started = time.monotonic()
-            for outcome in outcomes(dataset):
-                writer.take(outcome)
-            writer.summary.seconds = time.monotonic() - started
-    except ray.exceptions.RayError as exc:
-        sink.close()
-        raise cluster_error(exc) from exc
-    except BaseException:
-        sink.close()
-        raise
-    finally:
-        writer.close()
-    sink.finish()
+        try:
+            with connected(plan.address, cpus=requested, gpus=plan.actors * plan.gpus_per_actor):
+                _quiet_progress_bars()
+                dataset = pipeline(source, config, options, plan, frozenset(done))
+                progress.start(total, len(done))
+                started = time.monotonic()
+                for outcome in outcomes(dataset):
+                    writer.take(outcome)
+                writer.summary.seconds = time.monotonic() - started
+        except ray.exceptions.RayError as exc:
+            raise cluster_error(exc) from exc
     return writer.summary
 
 

@@ -48,6 +48,14 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def cpus_per_worker(address: str, workers: int) -> float:
+    """The CPUs an actor or replica reserves when not told: this machine's cores shared
+    out on a private Ray, else 1."""
+    if address == LOCAL:
+        return max(1.0, (os.cpu_count() or 1) / workers)
+    return 1.0
+
+
 def local_cpus(requested: float) -> int:
     """The logical CPUs of a private Ray: this machine's, or what the job asks plus one."""
     return max(os.cpu_count() or 1, math.ceil(requested) + 1)

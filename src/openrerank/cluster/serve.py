@@ -27,12 +27,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import signal
 import threading
 from typing import TYPE_CHECKING, Any
 
-from openrerank.cluster.runtime import LOCAL, cluster_error, connected
+from openrerank.cluster.runtime import LOCAL, cluster_error, connected, cpus_per_worker
 from openrerank.config import ReplicaConfig, ServerConfig
 
 if TYPE_CHECKING:
@@ -93,10 +92,7 @@ def replica_cpus(replicas: ReplicaConfig) -> float:
     """What each replica reserves: as set, or this machine's cores shared out locally."""
     if replicas.cpus_per_replica is not None:
         return replicas.cpus_per_replica
-    if replicas.ray == LOCAL:
-        most = replicas.max_replicas or replicas.replicas
-        return max(1.0, (os.cpu_count() or 1) / most)
-    return 1.0
+    return cpus_per_worker(replicas.ray or LOCAL, replicas.max_replicas or replicas.replicas)
 
 
 def _scaling(replicas: ReplicaConfig) -> dict[str, Any]:
