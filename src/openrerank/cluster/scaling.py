@@ -14,9 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -29,14 +26,12 @@ from openrerank.batch.rows import BatchRow, row_record
 from openrerank.batch.scorer import BatchScorer
 from openrerank.batch.sources import FileSource
 from openrerank.bench.load import closed_loop
-from openrerank.bench.process import free_port
+from openrerank.bench.process import child_server, free_port, openrerank_command
 from openrerank.cluster.data import RayPlan, run_on_ray
 from openrerank.cluster.runtime import LOCAL, connected
 from openrerank.config import EngineConfig, ReplicaConfig, ServerConfig
 
-READY_TIMEOUT_S = 180.0
 HTTP_TIMEOUT_S = 600.0
-SERVE_ENTRY = "from openrerank.cli.main import main; main()"
 
 
 @dataclass(frozen=True)
@@ -115,35 +110,14 @@ def _load(mode: str, url: str, bodies: list[dict[str, object]], clients: int) ->
     return asyncio.run(run())
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    with httpx.Client(base_url=url, timeout=10) as client:
-        while time.monotonic() < deadline:
-            if process is not None and process.poll() is not None:
-                raise RuntimeError(f"openrerank serve exited with {process.returncode}")
-            try:
-                if client.get("/ready").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-    raise RuntimeError(f"{url} was not ready within {READY_TIMEOUT_S:.0f} s")
-
-
 @contextmanager
 def _one_server(engine: EngineConfig, work: Path) -> Iterator[str]:
-    port = free_port()
-    command = [sys.executable, "-c", SERVE_ENTRY, "serve", "--model", engine.model.name]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--max-queue-wait", "0"]
-    with (work / "serve.log").open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            _wait_ready(url, process)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
+    url = f"http://127.0.0.1:{free_port()}"
+    flags = ["--model", engine.model.name, "--max-queue-wait", "0"]
+    flags += ["--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1]]
+    command = openrerank_command(["serve", *flags])
+    with child_server(command, ready_url=f"{url}/ready", log=work / "serve.log"):
+        yield url
 
 
 @contextmanager
@@ -157,10 +131,8 @@ def _ray_serve(engine: EngineConfig, replicas: int, cores: float) -> Iterator[st
     unbounded = EngineConfig(model=engine.model, max_queue_wait_s=None)
     scaling = ReplicaConfig(ray=LOCAL, replicas=replicas, cpus_per_replica=cores / replicas)
     config = ServerConfig(models=(unbounded,), replicas=scaling)
-    serve.run(application(config), name=APP_NAME, route_prefix="/")
+    serve.run(application(config), name=APP_NAME, route_prefix="/")  # returns once ready
     try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_ready(url)
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
         serve.shutdown()  # type: ignore[no-untyped-call]
