@@ -19,6 +19,7 @@ from openrerank.cli.bench import bench_app
 from openrerank.cli.documents import DocumentFileError, parse_documents
 from openrerank.cli.evaluate import calibrate, evaluate
 from openrerank.cli.extras import exit_code
+from openrerank.cli.finetune import finetune
 from openrerank.cli.serve import serve
 from openrerank.cli.settings import (
     MODEL_OPTIONS,
@@ -144,6 +145,7 @@ app.command()(serve)
 app.command()(batch)
 app.command("eval")(evaluate)
 app.command()(calibrate)
+app.command()(finetune)
 app.add_typer(bench_app, name="bench")
 
 

@@ -264,11 +264,33 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
             tab-separated fields, a non-integer grade, or a repeated (query, document).
     """
     qrels: dict[str, dict[str, int]] = {}
-    for lineno, (query_id, doc_id, grade) in _tsv_rows(path, QRELS_HEADER):
+    for lineno, query_id, doc_id, grade in qrels_rows(path):
         judged = qrels.setdefault(query_id, {})
         _reject_duplicate(doc_id in judged, path, lineno, f"judgment ({query_id!r}, {doc_id!r})")
-        judged[doc_id] = _parse_int(grade, path, lineno, "score")
+        judged[doc_id] = grade
     return qrels
+
+
+def qrels_rows(path: Path) -> Iterator[tuple[int, str, str, int]]:
+    """Yield a qrels TSV's judgments as (line number, query id, document id, grade).
+
+    Raises:
+        DatasetError: On a missing file, a wrong header, a malformed line or grade.
+    """
+    for lineno, (query_id, doc_id, grade) in _tsv_rows(path, QRELS_HEADER):
+        yield lineno, query_id, doc_id, _parse_int(grade, path, lineno, "score")
+
+
+def json_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield the JSON objects of a JSONL file (gzip if ``.gz``) with their line numbers.
+
+    Blank lines are skipped.
+
+    Raises:
+        DatasetError: On a missing or unreadable file, bad JSON, or a line that is not an
+            object; the message names the file and line.
+    """
+    return _json_records(path)
 
 
 def read_run(path: Path) -> dict[str, tuple[str, ...]]:
