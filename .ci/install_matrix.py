@@ -15,6 +15,9 @@ nothing but the install line; pip's own cache is used. Through each venv it chec
   ``openrerank rank`` prints a ranking;
 * with the ``ray`` extra (README's line for it): ``openrerank batch --ray local`` ranks a
   file and ``openrerank serve --ray local`` answers ``POST /v2/rerank``.
+* with the ``finetune`` extra (README's line for it): ``openrerank finetune`` trains the
+  reference model two steps on Cohere's fine-tune JSONL, prints the held-out table, and
+  ``openrerank rank`` ranks with the folder it wrote.
 
 Servers listen on 127.0.0.1 only and every step has a timeout. Exit status 1 names the
 failed check.
@@ -58,6 +61,7 @@ EXTRA_COMMANDS = {
     "serve --ray": ("ray", ["serve", "--ray", "local"]),
     "bench random-llm": ("bench", ["bench", "random-llm", "."]),
     "bench scaling": ("bench", ["bench", "scaling"]),
+    "finetune": ("finetune", ["finetune", "--model", ".", "--out", "out", "--data", "x.jsonl"]),
 }
 PASSWORD_DOCUMENTS = ("The cat sat on the mat.", "To reset your password, open Settings.")
 BENCH_TOOLS = tuple(name for name in EXTRA_COMMANDS if name.startswith("bench "))
@@ -76,23 +80,34 @@ class Install:
     """The extra ``rank`` must ask for, or None when ``rank`` must print a ranking."""
     on_ray: bool = False
     """``batch --ray local`` ranks a file, and ``serve --ray local`` answers."""
+    finetunes: bool = False
+    """``finetune`` trains the reference model a few steps and ``rank`` takes the result."""
 
 
 INSTALLS = (
     Install(
         "bare",
         (".",),
-        without=("serve", "eval", "calibrate", "batch", *BENCH_TOOLS),
+        without=("serve", "eval", "calibrate", "batch", "finetune", *BENCH_TOOLS),
         rank_extra="onnx",
     ),
     Install(
         "make-serve",
         (TORCH, ".[server,torch]"),
-        without=("eval", "calibrate", "batch", "serve --ray", *BENCH_TOOLS),
+        without=("eval", "calibrate", "batch", "serve --ray", "finetune", *BENCH_TOOLS),
         serves=True,
     ),
     Install(
-        "ray", (TORCH, ".[ray,torch]"), without=("eval", "calibrate", *BENCH_TOOLS), on_ray=True
+        "ray",
+        (TORCH, ".[ray,torch]"),
+        without=("eval", "calibrate", "finetune", *BENCH_TOOLS),
+        on_ray=True,
+    ),
+    Install(
+        "finetune",
+        (TORCH, ".[finetune]"),
+        without=("serve", "batch", "serve --ray", *BENCH_TOOLS),
+        finetunes=True,
     ),
 )
 
@@ -171,6 +186,8 @@ def check_install(install: Install, path: Path, snapshot: Path) -> None:
     for command in install.without:
         check_missing_extra(venv, command, *EXTRA_COMMANDS[command])
     check_rank(venv, install, snapshot)
+    if install.finetunes:
+        check_finetune(venv, snapshot)
     if install.on_ray:
         check_batch_on_ray(venv, snapshot)
         check_serve(venv, ["--model", str(snapshot), "--ray", "local"], expect_first_line=None)
@@ -248,6 +265,28 @@ def check_rank(venv: Venv, install: Install, snapshot: Path) -> None:
         "openrerank rank ranks the password document first",
         result,
     )
+
+
+def check_finetune(venv: Venv, snapshot: Path) -> None:
+    """Two training steps on the reference model from Cohere's JSONL, then rank with it."""
+    rows = [
+        {"query": "how do I reset my password", "relevant_passages": [PASSWORD_DOCUMENTS[1]]},
+        {"query": "where did the cat sit", "relevant_passages": [PASSWORD_DOCUMENTS[0]]},
+        {"query": "reset password settings", "relevant_passages": [PASSWORD_DOCUMENTS[1]]},
+        {"query": "cat on the mat", "relevant_passages": [PASSWORD_DOCUMENTS[0]]},
+    ]
+    (venv.path / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    args = ["finetune", "--model", str(snapshot), "--data", "train.jsonl", "--out", "tuned"]
+    small = ["--max-steps", "2", "--batch-size", "2", "--max-length", "64", "--dev", "0.25"]
+    result = venv.openrerank(*args, *small)
+    expect(result.returncode == 0, "openrerank finetune trains and compares", result)
+    expect("paired sign-flip p" in result.stdout, "finetune prints the held-out table", result)
+    documents = "\n".join(json.dumps(text) for text in PASSWORD_DOCUMENTS)
+    ranked = venv.openrerank(
+        "rank", "--model", "tuned", "-q", "reset my password", "--format", "json", stdin=documents
+    )
+    expect(ranked.returncode == 0, "openrerank rank takes the fine-tuned folder", ranked)
+    print("  finetune: 2 steps trained, the output ranks", flush=True)
 
 
 def check_batch_on_ray(venv: Venv, snapshot: Path) -> None:
