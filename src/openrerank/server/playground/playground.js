@@ -263,6 +263,9 @@
     // units, so the text is cut as an array of code points. Only text nodes are made.
     const fragment = document.createDocumentFragment();
     const points = Array.from(text);
+    const scores = (spans || []).map((span) => span.score);
+    const low = Math.min(...scores);
+    const range = Math.max(...scores) - low;
     let at = 0;
     for (const span of [...(spans || [])].sort((a, b) => a.start - b.start)) {
       const start = Math.max(span.start, at);
@@ -272,7 +275,9 @@
       const mark = element("mark", "span", points.slice(start, end).join(""));
       mark.title = `span score ${span.score.toFixed(4)}`;
       mark.dataset.score = String(span.score);
-      mark.style.setProperty("--strength", String(Math.min(1, Math.max(0, span.score))));
+      // Shade by rank among this document's spans: the best is the darkest.
+      const strength = range > 0 ? (span.score - low) / range : 1;
+      mark.style.setProperty("--strength", strength.toFixed(3));
       fragment.append(mark);
       at = end;
     }
@@ -296,13 +301,17 @@
     item.dataset.score = String(result.relevance_score);
     const head = element("div", "result-head");
     head.append(element("span", "rank", `#${rank + 1}`));
-    head.append(element("span", "index", `document ${result.index}`));
+    head.append(element("span", "index", `index ${result.index}`));
     head.append(element("span", "score", result.relevance_score.toFixed(4)));
     if (raw && raw.has(result.index)) {
+      item.dataset.raw = String(raw.get(result.index));
       head.append(element("span", "raw", `raw logit ${raw.get(result.index).toFixed(4)} → calibrated`));
     }
     const spans = result.relevant_spans || [];
-    if (body.relevant_spans) head.append(element("span", "hint", `${spans.length} relevant span(s)`));
+    if (body.relevant_spans) {
+      const best = spans.length ? `, best ${Math.max(...spans.map((span) => span.score)).toFixed(4)}` : "";
+      head.append(element("span", "hint", `${spans.length} relevant span(s)${best}`));
+    }
     item.append(head, scoreBar(result.relevance_score));
     const text = element("p", "document");
     text.append(highlighted(body.documents[result.index], spans));
@@ -445,8 +454,23 @@
     const key = $("api-key").value.trim();
     if (key) sessionStorage.setItem(KEY_STORAGE, key);
     else sessionStorage.removeItem(KEY_STORAGE);
+    $("key-needed").hidden = true;
     clearTimeout(keyTimer);
     keyTimer = setTimeout(loadModels, 300);
+  }
+
+  async function firstLoad() {
+    // Ask for a key before the first API call when the server needs one and this tab
+    // has none, rather than collect a 401.
+    let settings = { api_key_required: false };
+    try {
+      settings = await call("/playground/settings.json");
+    } catch (error) {
+      showError(error, "reading the server's settings");
+    }
+    const asking = settings.api_key_required && !storedKey();
+    $("key-needed").hidden = !asking;
+    if (!asking) await loadModels();
   }
 
   function start() {
@@ -464,7 +488,7 @@
     for (const tab of document.querySelectorAll("[data-snippet]")) {
       tab.addEventListener("click", () => { state.snippet = tab.dataset.snippet; renderSnippet(); });
     }
-    loadModels();
+    firstLoad();
   }
 
   start();

@@ -13,6 +13,9 @@ from functools import cache
 from importlib.resources import files
 
 from fastapi import APIRouter, HTTPException, Response
+from fastapi.responses import JSONResponse
+
+from openrerank.server.deps import HttpDep
 
 router = APIRouter(tags=["playground"], include_in_schema=False)
 
@@ -23,7 +26,8 @@ ASSETS = {
 }
 PAGE_PATHS = ("/", "/playground")
 ASSET_PREFIX = "/playground/"
-OPEN_PATHS = frozenset({*PAGE_PATHS, *(ASSET_PREFIX + name for name in ASSETS)})
+SETTINGS_PATH = "/playground/settings.json"
+OPEN_PATHS = frozenset({*PAGE_PATHS, SETTINGS_PATH, *(ASSET_PREFIX + name for name in ASSETS)})
 """Paths that need no API key: the page and its files (never the API it calls)."""
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -51,6 +55,13 @@ def _asset(name: str) -> Response:
 async def page() -> Response:
     """The playground page."""
     return _asset("index.html")
+
+
+@router.get(SETTINGS_PATH)
+async def settings(http: HttpDep) -> JSONResponse:
+    """What the page must know before its first API call: whether it needs a key (so
+    that it asks for one instead of collecting a 401)."""
+    return JSONResponse({"api_key_required": bool(http.api_keys)}, headers=HEADERS)
 
 
 @router.get(ASSET_PREFIX + "{name}")
