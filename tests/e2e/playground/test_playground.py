@@ -2,8 +2,8 @@
 
 Every expectation is computed from the server's own API answer to the same request
 (never a stored score). Screenshots go to pytest's temporary folder
-(``playground-screenshots*``): ranked results at 1280 px, relevant spans at 1280 px and
-on a phone (390 px), and a 401 on a phone.
+(``playground-screenshots*``): ranked results, relevant spans, the Cohere SDK snippet and
+calibrated scores at 1280 px; relevant spans and a 401 on a phone (390 px).
 """
 
 from __future__ import annotations
@@ -260,11 +260,12 @@ def test_playground_copies_a_curl_command_that_runs(
 
 
 def test_playground_copies_cohere_sdk_and_langchain_code_that_runs(
-    ranked_with_options: tuple[Playground, list[tuple[int, float]]],
+    ranked_with_options: tuple[Playground, list[tuple[int, float]]], screenshots: Path
 ) -> None:
     playground, api = ranked_with_options
     cohere_code = snippet(playground, "Cohere Python SDK")
     assert "cohere.ClientV2(base_url=" in cohere_code
+    playground.screenshot(screenshots / "copy-as-cohere-1280.png")
     assert_same_ranking(printed(run_snippet([sys.executable, "-c", cohere_code])), api)
     langchain_code = snippet(playground, "LangChain")
     assert "CohereRerank(" in langchain_code
@@ -277,6 +278,7 @@ def test_playground_shows_raw_beside_calibrated_scores_without_a_key(
     open_playground: PlaygroundFactory,
     scifact: SciFact,
     tmp_path: Path,
+    screenshots: Path,
 ) -> None:
     fitted = Calibration("platt", slope=2.0, intercept=-1.0, revision=reference_model_dir.name)
     calibration = tmp_path / "calibration.json"
@@ -300,4 +302,5 @@ def test_playground_shows_raw_beside_calibrated_scores_without_a_key(
             assert float(attribute(result, "data-raw")) == pytest.approx(
                 logits[index], abs=SCORE_TOLERANCE
             )
+        playground.screenshot(screenshots / "calibrated-1280.png")
         assert playground.console_errors == []
