@@ -127,6 +127,31 @@ def test_playground_ranks_an_uploaded_jsonl_file_from_the_keyboard(
     assert playground.console_errors == []
 
 
+def test_playground_ranks_uploaded_yaml_records_as_sent(
+    playground: Playground, reference_server: ServerProcess, scifact: SciFact, tmp_path: Path
+) -> None:
+    records = [
+        f"title: {scifact.candidates[0]['title']}\ntext: {texts(scifact, 1)[0]}",
+        "title: Opening hours\ntext: Museums in Paris open at nine.",
+        "title: Variation\nabstract: The 1000 Genomes Project mapped genetic variation.",
+    ]
+    upload = tmp_path / "records.yaml"
+    upload.write_text("---\n" + "\n---\n\n".join(records) + "\n", encoding="utf-8")
+    playground.hook("file").set_input_files(str(upload))
+    expect(playground.page.locator("#file-info")).to_have_text("3 documents from records.yaml")
+    expect(playground.hook("documents")).to_be_disabled()  # multi-line records stay whole
+    playground.hook("query").fill(scifact.query)
+    results = playground.submit_and_wait(len(records))
+    model = playground.page.locator("#model").input_value()
+    answer = api_rank(
+        reference_server.url, {"model": model, "query": scifact.query, "documents": records}
+    )
+    assert_same_ranking(shown(results), expected(answer))
+    for result, ranked in zip(results, answer["results"], strict=True):
+        assert result.locator(".document").text_content() == records[ranked["index"]]
+    assert playground.console_errors == []
+
+
 def test_playground_highlights_relevant_spans(
     reference_server: ServerProcess,
     open_playground: PlaygroundFactory,
@@ -205,7 +230,7 @@ def test_playground_never_puts_the_key_in_the_page_or_a_url(
 
 
 def snippet(playground: Playground, tab: str) -> str:
-    playground.page.get_by_role("tab", name=tab).click()
+    playground.page.get_by_role("button", name=tab, exact=True).click()
     return playground.hook("snippet").text_content() or ""
 
 

@@ -426,7 +426,7 @@
     $("copy").hidden = false;
     $("snippet").textContent = SNIPPETS[state.snippet](state.last, storedKey() !== "");
     for (const tab of document.querySelectorAll("[data-snippet]")) {
-      tab.setAttribute("aria-selected", String(tab.dataset.snippet === state.snippet));
+      tab.setAttribute("aria-pressed", String(tab.dataset.snippet === state.snippet));
     }
     $("copy-status").textContent = "";
   }
