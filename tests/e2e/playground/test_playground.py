@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,8 @@ from conftest import REFERENCE_MODEL
 from e2e.conftest import StartReferenceServer
 from e2e.playground.conftest import DESKTOP, PHONE, Playground, PlaygroundFactory
 from e2e.scifact_oracle import SciFact
-from e2e.server_process import REFERENCE_API_KEY, ServerProcess
+from e2e.server_process import REFERENCE_API_KEY, ServerProcess, server_env
+from llm_cases import CUSTOM_INSTRUCTION, DOCUMENTS, MAX_LENGTH, QUERY
 from openrerank.engine.model.calibration import Calibration
 
 AUTH = {"Authorization": f"Bearer {REFERENCE_API_KEY}"}
@@ -328,4 +329,32 @@ def test_playground_shows_raw_beside_calibrated_scores_without_a_key(
                 logits[index], abs=SCORE_TOLERANCE
             )
         playground.screenshot(screenshots / "calibrated-1280.png")
+        assert playground.console_errors == []
+
+
+def test_playground_sends_an_instruction_to_an_llm_reranker(
+    llm_model_factory: Callable[..., Path],
+    open_playground: PlaygroundFactory,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    folder = tmp_path_factory.mktemp("llm-server")
+    env = server_env(hf_cache=os.environ["HF_HUB_CACHE"], openrerank_cache=folder / "cache")
+    args = ["--model", str(llm_model_factory("qwen3")), "--backend", "torch"]
+    args += ["--max-length", str(MAX_LENGTH["qwen3"])]
+    with ServerProcess(args, env=env, log_path=folder / "serve.log") as server:
+        server.wait_ready()
+        playground = open_playground(server.url)
+        playground.wait_for_models()
+        card = httpx.get(f"{server.url}/v1/models", timeout=30).json()["models"][0]
+        instruction = playground.hook("instruction")
+        expect(instruction).to_be_visible()
+        expect(instruction).to_have_attribute("placeholder", card["instruction"])
+        playground.fill(QUERY, list(DOCUMENTS))
+        instruction.fill(CUSTOM_INSTRUCTION)
+        results = playground.submit_and_wait(len(DOCUMENTS))
+        body = {"model": card["name"], "query": QUERY, "documents": list(DOCUMENTS)}
+        plain = api_rank(server.url, body, headers={})
+        told = api_rank(server.url, {**body, "instruction": CUSTOM_INSTRUCTION}, headers={})
+        assert expected(plain) != expected(told)  # the instruction changes the scores
+        assert_same_ranking(shown(results), expected(told))
         assert playground.console_errors == []
