@@ -128,6 +128,19 @@ def test_playground_ranks_an_uploaded_jsonl_file_from_the_keyboard(
     assert playground.console_errors == []
 
 
+def test_playground_names_the_line_of_a_malformed_jsonl_file(
+    playground: Playground, tmp_path: Path
+) -> None:
+    upload = tmp_path / "broken.jsonl"
+    upload.write_text('"a document"\n{"text": "unclosed\n', encoding="utf-8")
+    playground.hook("file").set_input_files(str(upload))
+    error = playground.hook("error")
+    expect(error).to_be_visible()
+    expect(error.locator(".message")).to_contain_text("broken.jsonl: line 2: not valid JSON")
+    assert playground.hook("documents").input_value() == ""
+    assert playground.console_errors == []
+
+
 def test_playground_ranks_uploaded_yaml_records_as_sent(
     playground: Playground, reference_server: ServerProcess, scifact: SciFact, tmp_path: Path
 ) -> None:

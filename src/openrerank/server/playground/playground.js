@@ -122,11 +122,13 @@
   }
 
   function parseJsonLine(line, number) {
+    let value;
     try {
-      return asDocument(JSON.parse(line), `line ${number}`);
+      value = JSON.parse(line);
     } catch (error) {
-      throw new Error(`line ${number}: ${error.message}`);
+      throw new Error(`line ${number}: not valid JSON (${error.message})`);
     }
+    return asDocument(value, `line ${number}`);
   }
 
   function parseFile(name, text) {
@@ -143,7 +145,7 @@
     }
     if (lower.endsWith(".yaml") || lower.endsWith(".yml")) {
       // One YAML record per document, separated by `---` lines; the server reads each one.
-      return text.split(/^---[ \t]*$/m).map((part) => part.replace(/^\s*\n/, "").trimEnd())
+      return text.split(/^---[ \t]*\r?$/m).map((part) => part.replace(/^\s*\n/, "").trimEnd())
         .filter((part) => part.trim() !== "");
     }
     return lines(text);
