@@ -10,7 +10,8 @@ nothing but the install line; pip's own cache is used. Through each venv it chec
 * every command whose extra is missing prints one line naming
   ``pip install 'openrerank[EXTRA]'`` and exits 2, with no traceback;
 * where the extras are installed (``make serve``'s line): ``openrerank serve`` starts on the
-  reference model and answers ``POST /v2/rerank``; with the default model out of reach
+  reference model, answers ``POST /v2/rerank`` and serves the playground page and its
+  files (package data of the wheel); with the default model out of reach
   and ``--fallback-model`` given it serves the fallback and its first log line says so;
   ``openrerank rank`` prints a ranking;
 * with the ``ray`` extra (README's line for it): ``openrerank batch --ray local`` ranks a
@@ -325,6 +326,8 @@ def check_serve(
         )
         try:
             answer = rerank_when_ready(process, port, log_path)
+            if "--ray" not in args:
+                check_playground(port)
         finally:
             process.terminate()
             try:
@@ -370,6 +373,18 @@ def rerank_when_ready(
             return answer
     except urllib.error.HTTPError as exc:
         raise CheckFailed(f"POST /v2/rerank answered {exc.code}: {exc.read()!r}") from exc
+
+
+def check_playground(port: int) -> None:
+    """``GET /`` and the page's files answer 200: the wheel ships them."""
+    for path, marker in (("/", 'data-testid="query"'), ("/playground/playground.js", "use strict")):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as page:
+                text = page.read().decode("utf-8")
+        except urllib.error.HTTPError as exc:
+            raise CheckFailed(f"GET {path} (the playground) answered {exc.code}") from exc
+        if marker not in text:
+            raise CheckFailed(f"GET {path} (the playground) lacks {marker!r}")
 
 
 def wait_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:

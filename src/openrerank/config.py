@@ -11,8 +11,9 @@ variables (``OPENRERANK_<FLAG>``) and config-file keys from these declarations.
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
@@ -339,6 +340,10 @@ class HttpConfig:
             ``{query, documents}``, which vLLM and infinity both take there: ``vllm``
             returns a document as ``{"text": ...}`` (vLLM, Jina), ``infinity`` as the bare
             string (infinity). Their clients read only their own shape.
+        playground: serve the playground page (``GET /`` and ``/playground``); ``None``
+            = decided by the bind address (:class:`ServerConfig` turns it on for a
+            loopback host, off otherwise); an app built from this object alone serves
+            it only when it is ``True``.
     """
 
     api_keys: tuple[str, ...] = field(
@@ -370,6 +375,12 @@ class HttpConfig:
         'document as {"text": ...} (vLLM, Jina), infinity as the bare string (infinity\'s '
         "clients, LiteLLM's infinity/). Each one's clients refuse the other's shape; TEI's "
         "{query, texts} body is answered as TEI does.",
+    )
+    playground: bool | None = setting(
+        None,
+        "Serve a page at / and /playground to try the served models in a browser (no CDN; "
+        "with keys set the page loads without one, its API calls still need one).",
+        default_text="on for a loopback --host, else off",
     )
 
     def __post_init__(self) -> None:
@@ -489,6 +500,9 @@ class ServerConfig:
             raise ValueError("serve at least one model")
         if not 0 <= self.port <= 65_535:
             raise ValueError(f"port must be in 0..65535, got {self.port}")
+        if self.http.playground is None:
+            http = replace(self.http, playground=is_loopback(self.host))
+            object.__setattr__(self, "http", http)
         served = [engine.model.name for engine in self.models]
         for alias, target in self.aliases:
             if target not in served:
@@ -500,3 +514,14 @@ class ServerConfig:
         table = dict.fromkeys(COHERE_MODEL_NAMES, default) if self.default_aliases else {}
         table.update(self.aliases)
         return table
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the server on this machine (``localhost``,
+    ``127.0.0.0/8``, ``::1``); ``0.0.0.0``, ``::`` and names are not."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

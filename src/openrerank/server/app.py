@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypeGuard
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
 
@@ -26,7 +26,7 @@ from openrerank.server.middleware import (
     BodyLimitMiddleware,
     RequestContextMiddleware,
 )
-from openrerank.server.routes import ops, rerank
+from openrerank.server.routes import ops, playground, rerank
 
 ROUTERS = (rerank.router, ops.router)
 CORS_HEADERS = ("Authorization", "Content-Type", "X-Request-Id", "X-Client-Name")
@@ -58,7 +58,7 @@ def create_app(catalog: ModelCatalog, http: HttpConfig | None = None) -> FastAPI
         lifespan=lifespan,
         strict_content_type=False,
     )
-    for router in ROUTERS:
+    for router in _routers(http):
         app.include_router(router)
     install_error_handlers(app)
     metrics = ServerMetrics(catalog)
@@ -68,6 +68,12 @@ def create_app(catalog: ModelCatalog, http: HttpConfig | None = None) -> FastAPI
     app.state.drain = Drain()
     _add_middleware(app, http, metrics, app.state.drain)
     return app
+
+
+def _routers(http: HttpConfig) -> tuple[APIRouter, ...]:
+    """The API's routers, and the playground's when it is on (``None`` = off here:
+    :class:`~openrerank.config.ServerConfig` decides it from the bind address)."""
+    return (*ROUTERS, playground.router) if http.playground else ROUTERS
 
 
 def _is_api(route: object) -> TypeGuard[APIRoute]:
@@ -82,6 +88,8 @@ def _add_middleware(app: FastAPI, http: HttpConfig, metrics: ServerMetrics, drai
     app.add_middleware(BodyLimitMiddleware, max_bytes=http.max_request_bytes)
     if http.api_keys:
         open_paths = {"/health", "/metrics"} if http.metrics_public else {"/health"}
+        if http.playground:
+            open_paths |= playground.OPEN_PATHS
         app.add_middleware(ApiKeyMiddleware, keys=http.api_keys, open_paths=open_paths)
     if http.cors_origins:
         app.add_middleware(
@@ -93,5 +101,7 @@ def _add_middleware(app: FastAPI, http: HttpConfig, metrics: ServerMetrics, drai
             max_age=600,
         )
     app.add_middleware(DrainMiddleware, drain=drain)
-    static_paths = {route.path for router in ROUTERS for route in router.routes if _is_api(route)}
+    static_paths = {
+        route.path for router in _routers(http) for route in router.routes if _is_api(route)
+    }
     app.add_middleware(RequestContextMiddleware, metrics=metrics, static_paths=static_paths)

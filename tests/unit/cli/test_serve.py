@@ -291,3 +291,20 @@ def test_one_off_commands_take_the_model_options_but_not_the_servers_environment
         options = {param.name: param for param in commands[name].params}
         for option in ("revision", "backend", "precision", "device", "max_length", "threads"):
             assert options[option].envvar is None, (name, option)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        ([], {}, True),
+        (["--host", "0.0.0.0"], {}, False),
+        (["--host", "0.0.0.0", "--playground"], {}, True),
+        (["--no-playground"], {}, False),
+        (["--host", "0.0.0.0"], {"OPENRERANK_PLAYGROUND": "true"}, True),
+        ([], {"OPENRERANK_PLAYGROUND": "false"}, False),
+    ],
+)
+def test_serve_playground_is_on_for_loopback_unless_told(
+    args: list[str], env: dict[str, str], expected: bool
+) -> None:
+    assert resolved(args, env=env)["http"]["playground"] is expected
