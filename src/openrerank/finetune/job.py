@@ -22,7 +22,7 @@ from openrerank.config import ModelConfig
 from openrerank.engine.model.resolve import ModelFiles, resolve_model
 from openrerank.eval.compare import Comparison
 from openrerank.finetune.card import render_card
-from openrerank.finetune.data import TrainingData, read_beir, read_jsonl
+from openrerank.finetune.data import TrainingData, TrainingQuery, read_beir, read_jsonl
 from openrerank.finetune.heldout import compare_models, dev_task
 from openrerank.finetune.mining import MiningReport, mine_negatives
 from openrerank.finetune.plan import split_dev, training_rows
@@ -126,7 +126,7 @@ def run_finetune(request: FinetuneRequest, say: Say = lambda _: None) -> Finetun
         progress=request.progress,
     )
     say(f"trained: {summary.steps} steps in {summary.seconds:.0f} s on {summary.device}")
-    comparison = _held_out(request, data, dev_queries, files, summary, say)
+    comparison = _held_out(request, data, dev_queries, summary, say)
     facts = _facts(
         request,
         files,
@@ -220,8 +220,7 @@ def _check_same(saved: dict[str, Any], plan: dict[str, Any], out: Path) -> None:
 def _held_out(
     request: FinetuneRequest,
     data: TrainingData,
-    dev_queries: tuple[Any, ...],
-    files: ModelFiles,
+    dev_queries: tuple[TrainingQuery, ...],
     summary: TrainSummary,
     say: Say,
 ) -> Comparison | None:
@@ -230,8 +229,14 @@ def _held_out(
         return None
     say(f"held-out: ranking {task.pairs} pairs of {len(task.queries)} dev queries with both models")
     device = "cuda" if summary.device.startswith("cuda") else "cpu"
-    base = ModelConfig(name=str(files.directory), device=device, max_length=summary.max_length)
-    return compare_models(task, base, replace(base, name=str(request.out.resolve())))
+    base = ModelConfig(
+        name=request.base,
+        revision=request.revision,
+        device=device,
+        max_length=summary.max_length,
+    )
+    tuned = replace(base, name=str(request.out.resolve()), revision=None)
+    return compare_models(task, base, tuned)
 
 
 def _facts(
