@@ -35,8 +35,11 @@ LOCAL_BASE_IMAGE := localhost/debian-bookworm-base:1
 BASE_IMAGE ?= $(LOCAL_BASE_IMAGE)
 CONTAINERS_CONF ?= $(CURDIR)/deploy/containers.conf
 PODMAN ?= podman $(if $(shell command -v runc),--runtime runc)
+# `make image-test SLIM_IMAGE=localhost/openrerank:slim` also runs an EXTRAS=server image
+# (no torch) on the export the first one cached.
+SLIM_IMAGE ?=
 IMAGE_ENV = CONTAINERS_CONF="$(CONTAINERS_CONF)" PODMAN="$(PODMAN)" IMAGE="$(IMAGE)" \
-	BASE_IMAGE="$(BASE_IMAGE)"
+	BASE_IMAGE="$(BASE_IMAGE)" SLIM_IMAGE="$(SLIM_IMAGE)"
 
 .PHONY: serve test quality install-matrix lint typecheck layers unit integration suite bench clean \
 	base-image image image-test

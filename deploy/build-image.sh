@@ -23,16 +23,20 @@ done
 pip_setting() {  # $1: environment variable, $2: pip config key
   if [ -n "${!1:-}" ]; then echo "${!1}"; else python3 -m pip config get "global.$2" 2>/dev/null || true; fi
 }
+# podman mounts these into every stage's RUN steps and leaves an empty mount point behind
+# where the path did not exist: the system bundle's path and /mnt exist in Debian images.
 cert="$(pip_setting PIP_CERT cert)"
 if [ -n "$cert" ] && [ -f "$cert" ]; then
-  args+=(-v "$cert:/run/pip/cert.pem:ro" --build-arg PIP_CERT=/run/pip/cert.pem)
+  inside=/etc/ssl/certs/ca-certificates.crt
+  args+=(-v "$cert:$inside:ro" --build-arg "PIP_CERT=$inside")
 fi
 links=()
 local_torch=""
 for dir in $(pip_setting PIP_FIND_LINKS find-links); do
   dir="${dir#file://}"
   [ -d "$dir" ] || continue
-  inside="/run/pip/links${#links[@]}"
+  inside=/mnt
+  if [ ${#links[@]} -gt 0 ]; then inside="/run/pip-links${#links[@]}"; fi
   args+=(-v "$dir:$inside:ro")
   links+=("$inside")
   if compgen -G "$dir/torch-${torch_spec#torch==}+cpu-*.whl" >/dev/null; then local_torch=1; fi
@@ -41,7 +45,9 @@ if [ ${#links[@]} -gt 0 ]; then args+=(--build-arg "PIP_FIND_LINKS=${links[*]}")
 if [ -n "${TORCH_INDEX_URL+set}" ]; then
   args+=(--build-arg "TORCH_INDEX_URL=$TORCH_INDEX_URL")
 elif [ -n "$local_torch" ]; then
-  echo "torch: the local CPU wheel of ${torch_spec} (pip's find-links)"
+  case ",${EXTRAS:-server,torch}," in
+    *,torch,*) echo "torch: the local CPU wheel of ${torch_spec} (pip's find-links)" ;;
+  esac
   args+=(--build-arg "TORCH_INDEX_URL=")
 fi
 
