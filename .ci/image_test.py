@@ -10,7 +10,7 @@ key from a mounted file, ``--ready-public`` and a read-only root filesystem. It 
 * ``/health`` and ``/ready`` answer 200 (``/ready`` without the key), and ``POST
   /v2/rerank`` ranks the relevant document first with the key and is refused without it;
 * the server runs as a non-root user;
-* ``podman stop`` (SIGTERM) drains it and it exits 0;
+* ``podman stop`` (SIGTERM) drains it and it exits 0, answering a request in flight;
 * a second container on the same volume reuses the ONNX export of the first (its log
   has no "exporting" line) and starts faster;
 * with ``$SLIM_IMAGE`` set (an image built with ``EXTRAS=server``, no torch), that image
@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -157,6 +158,25 @@ def check_serving(run: Run) -> None:
         raise CheckFailed(f"POST /v2/rerank ranked {results}; the password document is first")
 
 
+def stop_while_answering(run: Run) -> float:
+    """SIGTERM while a long request is in flight: it is answered, then the server exits 0."""
+    documents = [f"Step {i} of resetting a password, told at length. " * 4 for i in range(400)]
+    body = {"model": MODEL, "query": QUERY, "documents": documents}
+    answer: list[int] = []
+    worker = threading.Thread(
+        target=lambda: answer.append(request(f"{run.url}/v2/rerank", body, KEY, timeout=120)[0])
+    )
+    worker.start()
+    time.sleep(1.0)
+    took = run.stop()
+    worker.join(timeout=60)
+    if answer != [200]:
+        raise CheckFailed(f"the request in flight at SIGTERM got {answer}, not 200")
+    if "draining: 1 request(s) in flight" not in run.logs(last=1000):
+        raise CheckFailed(f"the request ended before SIGTERM; nothing drained:\n{run.logs()}")
+    return took
+
+
 def check_non_root(run: Run) -> str:
     uid = podman("exec", run.name, "id", "-u")
     if uid == "0":
@@ -179,7 +199,9 @@ def scenario(image: str, slim: str | None, tag: str, mounts: list[str]) -> dict[
     if EXPORT_LOG in again.logs(last=1000):
         raise CheckFailed("the restart exported the model again instead of reusing it")
     check_serving(again)
-    timings["second stop (SIGTERM -> exit 0)"] = again.stop()
+    timings["second stop, a 400-document request in flight (drained, exit 0)"] = (
+        stop_while_answering(again)
+    )
     if slim:  # an image without torch serves the export the first one cached
         lean = Run(slim, f"{tag}-slim", free_port(), mounts)
         timings[f"{slim} on the same volume (run -> /ready 200)"] = lean.wait_ready()
