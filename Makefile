@@ -26,7 +26,23 @@ COHERE_511 := cohere==5.11.4
 NPM_CLIENTS := .npm-clients
 NPM_COHERE := cohere-ai@8.1.0
 
-.PHONY: serve test quality install-matrix lint typecheck layers unit integration suite bench clean
+# The container image (docs/DEPLOY.md). No registry is reachable here, so the base image is
+# built once from Debian's packages (deploy/base-image.sh); where one is, use
+# `make image BASE_IMAGE=docker.io/library/python:3.11-slim`. podman runs with runc when it
+# is installed, and without default ulimits (deploy/containers.conf).
+IMAGE ?= localhost/openrerank:latest
+LOCAL_BASE_IMAGE := localhost/debian-bookworm-base:1
+BASE_IMAGE ?= $(LOCAL_BASE_IMAGE)
+CONTAINERS_CONF ?= $(CURDIR)/deploy/containers.conf
+PODMAN ?= podman $(if $(shell command -v runc),--runtime runc)
+# `make image-test SLIM_IMAGE=localhost/openrerank:slim` also runs an EXTRAS=server image
+# (no torch) on the export the first one cached.
+SLIM_IMAGE ?=
+IMAGE_ENV = CONTAINERS_CONF="$(CONTAINERS_CONF)" PODMAN="$(PODMAN)" IMAGE="$(IMAGE)" \
+	BASE_IMAGE="$(BASE_IMAGE)" SLIM_IMAGE="$(SLIM_IMAGE)"
+
+.PHONY: serve test quality install-matrix lint typecheck layers unit integration suite bench clean \
+	base-image image image-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -125,6 +141,19 @@ $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 bench: $(VENV)/.bench-installed
 	HF_HUB_OFFLINE=$${HF_HUB_OFFLINE:-1} HF_HUB_CACHE=$${HF_HUB_CACHE:-$(CURDIR)/../shared/hf-cache} \
 		$(BIN)/openrerank --log-level info bench compare --data ../shared/data --out bench/results $(ARGS)
+
+# `make image` builds $(IMAGE) from ./Containerfile (EXTRAS=server leaves out torch, and
+# TORCH_INDEX_URL picks CUDA wheels: see docs/DEPLOY.md); `make image-test` runs it on the
+# reference model of ../shared: probes, /v2/rerank, non-root, SIGTERM exit 0, and a
+# restart that reuses the cached ONNX export (a few minutes; not part of `make test`).
+base-image:
+	$(IMAGE_ENV) deploy/base-image.sh $(LOCAL_BASE_IMAGE)
+
+image: $(if $(filter $(LOCAL_BASE_IMAGE),$(BASE_IMAGE)),base-image)
+	$(IMAGE_ENV) deploy/build-image.sh
+
+image-test: image
+	$(IMAGE_ENV) $(PYTHON) .ci/image_test.py
 
 clean:
 	rm -rf $(VENV) $(SDK_VENV) $(CLIENTS_VENV) $(COHERE_511_VENV) $(NPM_CLIENTS) .mypy_cache .ruff_cache .pytest_cache

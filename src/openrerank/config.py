@@ -332,6 +332,8 @@ class HttpConfig:
     Attributes:
         api_keys: accepted bearer keys; empty = no authentication.
         metrics_public: serve ``/metrics`` without a key even when keys are set.
+        ready_public: serve ``/ready`` without a key even when keys are set, so an
+            orchestrator's readiness probe (which cannot send a secret) gets through.
         max_request_bytes: bodies above this are refused (413) before parsing; 10,000
             documents of 2 KB each need about 20 MB.
         cors_origins: browser origins allowed to call the API (``*`` = any); empty =
@@ -360,6 +362,9 @@ class HttpConfig:
         },
     )
     metrics_public: bool = setting(False, "Serve /metrics without a key (lets Prometheus scrape).")
+    ready_public: bool = setting(
+        False, "Serve /ready without a key (lets Kubernetes' and compose's probes through)."
+    )
     max_request_bytes: int = setting(
         64 * 1024 * 1024, "Largest request body in bytes; larger ones get 413 unread."
     )

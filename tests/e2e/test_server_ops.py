@@ -153,6 +153,14 @@ def test_auth_metrics_public_opens_metrics_only(make_in_process_app: MakeInProce
             assert_unauthorized(call(in_process_app.client, method, path, body))
 
 
+def test_auth_ready_public_opens_ready_only(make_in_process_app: MakeInProcessApp) -> None:
+    in_process_app = make_in_process_app(http=HttpConfig(api_keys=(KEY_A,), ready_public=True))
+    assert in_process_app.client.get("/ready").status_code == 200
+    for method, path, body in PROTECTED:
+        if path != "/ready":
+            assert_unauthorized(call(in_process_app.client, method, path, body))
+
+
 def test_auth_keys_never_appear_in_responses_or_logs(
     make_in_process_app: MakeInProcessApp, caplog: pytest.LogCaptureFixture
 ) -> None:

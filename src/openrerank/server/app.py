@@ -87,7 +87,8 @@ def _add_middleware(app: FastAPI, http: HttpConfig, metrics: ServerMetrics, drai
     # unauthenticated client never makes us read its body).
     app.add_middleware(BodyLimitMiddleware, max_bytes=http.max_request_bytes)
     if http.api_keys:
-        open_paths = {"/health", "/metrics"} if http.metrics_public else {"/health"}
+        public = {"/metrics": http.metrics_public, "/ready": http.ready_public}
+        open_paths = {"/health", *(path for path, is_open in public.items() if is_open)}
         if http.playground:
             open_paths |= playground.OPEN_PATHS
         app.add_middleware(ApiKeyMiddleware, keys=http.api_keys, open_paths=open_paths)
