@@ -25,3 +25,14 @@ def _pure() -> Iterator[None]:
         patch.setattr(socket.socket, "connect", _refuse("connect a socket"))
         patch.setattr(socket.socket, "bind", _refuse("bind a socket"))
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _matplotlib_font_cache() -> None:
+    """matplotlib scans the fonts (running ``fc-list``) the first time it is imported on a
+    machine; let it do so once, before the purity guard, so plotting tests pass on a fresh
+    machine whether or not another test warmed the cache first."""
+    try:
+        import matplotlib.font_manager  # noqa: F401
+    except ImportError:  # no eval extra: nothing to warm
+        return
