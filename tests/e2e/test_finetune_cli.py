@@ -165,10 +165,12 @@ def test_rows_train_with_bce_and_a_beir_split_with_lambda(base_model: Path, tmp_
         for i, s in enumerate(SENTENCES)
     ]
     data = write_jsonl(tmp_path / "rows.jsonl", rows)
-    code, _, stderr = finetune(
-        base_model, tmp_path / "bce", "--data", str(data), "--loss", "bce", "--max-steps", "2"
-    )
+    code, stdout, stderr = finetune(
+        base_model, tmp_path / "bce", "--data", str(data), "--loss", "bce", "--max-steps", "2",
+        "--json",
+    )  # fmt: skip
     assert code == 0, stderr
+    assert json.loads(stdout) == facts_of(tmp_path / "bce")  # stdout is only the JSON
     assert facts_of(tmp_path / "bce")["data"]["format"] == "rows"  # type: ignore[index]
     beir = write_beir(tmp_path / "beir")
     code, stdout, stderr = finetune(
@@ -211,3 +213,45 @@ def test_bad_data_and_a_busy_folder_exit_2_naming_what_is_wrong(
     good = write_jsonl(tmp_path / "good.jsonl", cohere_rows())
     code, _, stderr = finetune(base_model, busy, "--data", str(good))
     assert code == 2 and "pass --resume" in stderr
+
+
+def test_a_bare_encoder_gets_a_new_head_and_its_untrained_start_is_the_base(
+    base_model: Path, tmp_path: Path
+) -> None:
+    from transformers import AutoModel
+
+    encoder = tmp_path / "encoder"
+    AutoModel.from_pretrained(base_model).save_pretrained(encoder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (base_model / name).is_file():
+            (encoder / name).write_bytes((base_model / name).read_bytes())
+    data = write_jsonl(tmp_path / "train.jsonl", cohere_rows())
+    code, stdout, stderr = finetune(
+        encoder, tmp_path / "out", "--data", str(data), "--max-steps", "2", "--dev", "0.25"
+    )
+    assert code == 0, stderr
+    facts = facts_of(tmp_path / "out")
+    assert facts["base"]["new_head"] is True and facts["dev"] is not None  # type: ignore[index]
+    assert "the one-logit head is new" in (tmp_path / "out" / "README.md").read_text()
+    assert "held-out: 6 queries" in stdout
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--loss", "hinge"], "unknown --loss 'hinge'"),
+        (["--precision", "fp8"], "precision must be one of"),
+        (["--in-batch-negatives", "0"], "--in-batch-negatives"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+        (["--dev", "0.5", "--data", "ONE"], "pass --dev 0"),
+    ],
+)
+def test_bad_flags_exit_2_in_one_line(
+    base_model: Path, tmp_path: Path, flags: list[str], message: str
+) -> None:
+    one = write_jsonl(tmp_path / "one.jsonl", cohere_rows()[:1])
+    good = write_jsonl(tmp_path / "good.jsonl", cohere_rows())
+    flags = [str(one) if flag == "ONE" else flag for flag in flags]
+    data = [] if "--data" in flags else ["--data", str(good)]
+    code, _, stderr = finetune(base_model, tmp_path / "out", *data, *flags, "--max-steps", "1")
+    assert code == 2 and message in stderr and "Traceback" not in stderr

@@ -52,7 +52,7 @@ def finetune(  # noqa: PLR0913 - each flag is one documented option
         int, typer.Option(min=1, help="Rows per positive, each with other negatives.")
     ] = 1,
     in_batch_negatives: Annotated[
-        int, typer.Option(min=0, help="mnrl: extra negatives from other rows of the batch.")
+        int, typer.Option(min=1, help="mnrl: extra negatives from other rows of the batch.")
     ] = 1,
     epochs: Annotated[float, typer.Option(min=0.01, help="Passes over the rows.")] = 1.0,
     max_steps: Annotated[
@@ -88,12 +88,14 @@ def finetune(  # noqa: PLR0913 - each flag is one documented option
     """Fine-tune a cross-encoder on judged data, then compare base and fine-tuned on
     held-out queries. The output folder serves like any model folder."""
     from openrerank.errors import RerankError
-    from openrerank.finetune.data import TrainingDataError
-    from openrerank.finetune.job import FinetuneError, FinetuneRequest, run_finetune
+    from openrerank.finetune.data import FinetuneError, TrainingDataError
+    from openrerank.finetune.job import FinetuneRequest, run_finetune
     from openrerank.finetune.plan import Loss
     from openrerank.finetune.trainer import Recipe
 
     try:
+        if loss not in {kind.value for kind in Loss}:
+            raise FinetuneError(f"unknown --loss {loss!r}: one of mnrl, bce, lambda")
         recipe = Recipe(
             loss=Loss(loss), negatives=negatives, rounds=rounds,
             in_batch_negatives=in_batch_negatives, epochs=epochs, max_steps=max_steps,
@@ -107,7 +109,7 @@ def finetune(  # noqa: PLR0913 - each flag is one documented option
             keep_checkpoints=keep_checkpoints, progress=not json_output,
         )  # fmt: skip
         result = run_finetune(request, say=_say(json_output))
-    except (RerankError, TrainingDataError, FinetuneError, OSError, ValueError) as exc:
+    except (RerankError, TrainingDataError, FinetuneError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exit_code(exc, TrainingDataError, FinetuneError)) from None
     if json_output:
@@ -131,7 +133,10 @@ def _print(request: FinetuneRequest, comparison: Comparison | None) -> None:
     console = Console()
     console.print(f"model: {request.out} (card: {request.out / 'README.md'})")
     if comparison is None:
-        console.print("no held-out queries (--dev 0): nothing to compare")
+        console.print(
+            "nothing to compare: no held-out queries (--dev 0), or BM25 found no candidates "
+            "for them"
+        )
         return
     facts = comparison.to_dict()
     table = Table(

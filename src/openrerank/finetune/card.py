@@ -32,7 +32,14 @@ def render_card(facts: Mapping[str, Any]) -> str:
         f"`openrerank finetune` {facts['versions']['openrerank']}. Serve it with "
         "`openrerank serve --model THIS_FOLDER`; rank, eval and batch take the folder too.\n",
         "## Base model\n",
-        f"- `{base['name']}`, revision `{base['revision']}`\n",
+        f"- `{base['name']}`, revision `{base['revision']}`"
+        + (
+            ' (an encoder: the one-logit head is new, seeded; the held-out "base" is that '
+            "untrained start)"
+            if base.get("new_head")
+            else ""
+        )
+        + "\n",
         "## Data\n",
         f"- Source: {data['source']}",
         *[f"- {label}: {data[key]:,}" for key, label in _DATA_ROWS if key in data],
@@ -94,7 +101,10 @@ def _loss_span(losses: list[list[float]]) -> str:
 
 def _dev(dev: Mapping[str, Any] | None) -> str:
     if dev is None:
-        return "No queries were held out (`--dev 0`), so there are no held-out figures.\n"
+        return (
+            "No held-out figures: no queries were held out (`--dev 0`), or BM25 found no "
+            "candidates for them.\n"
+        )
     header = "| measure | first stage | base | fine-tuned | delta |\n|---|---:|---:|---:|---:|"
     rows = [
         f"| {name} | {m['first_stage']:.4f} | {m['baseline']:.4f} | {m['candidate']:.4f} "

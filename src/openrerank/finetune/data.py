@@ -6,7 +6,8 @@
   (``negatives`` optional); the rows of one query may be spread over several lines.
 * A BEIR-layout folder and a split: the judgments of ``qrels/<split>.tsv`` over
   ``corpus.jsonl`` and ``queries.jsonl``; a grade of at least ``rel`` is a positive and a
-  grade of 0 a judged negative.
+  grade of 0 a judged negative. Judged queries without a positive (TREC qrels have them)
+  are left out and counted in ``source``.
 
 Lines with the same query text are one query. Passages are kept once each, under an id
 (``p0``, ``p1``, ... for JSONL; the corpus ids for BEIR), so that the BM25 negative
@@ -33,6 +34,11 @@ _PREVIEW = 60
 
 class TrainingDataError(ValueError):
     """Training data that cannot be used; the message starts with ``file:line``."""
+
+
+class FinetuneError(ValueError):
+    """A run that cannot start or resume as asked (flags, output folder, device), in one
+    line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +134,7 @@ def read_beir(folder: Path, *, split: str = "train", rel: int | None = None) -> 
 
     Raises:
         TrainingDataError: a missing or malformed file, a judgment naming a query or
-            document the folder lacks, or a judged query without a positive.
+            document the folder lacks or repeated, or no query with a positive.
     """
     try:
         corpus = read_corpus(folder / "corpus.jsonl")
@@ -137,14 +143,23 @@ def read_beir(folder: Path, *, split: str = "train", rel: int | None = None) -> 
         rows = list(qrels_rows(qrels_path))
     except DatasetError as exc:
         raise TrainingDataError(str(exc)) from exc
+    if not rows:
+        raise TrainingDataError(f"{qrels_path}: no judgments")
     threshold = rel if rel is not None else (2 if max(g for *_, g in rows) > 1 else 1)
     judgments = _judgments(qrels_path, rows, corpus, texts)
-    queries = tuple(
+    found = [
         _beir_query(query_id, texts[query_id], grades, threshold, where)
         for query_id, (where, grades) in judgments.items()
-    )
+    ]
+    queries = tuple(q for q in found if q.positives)
+    if not queries:
+        raise TrainingDataError(f"{qrels_path}: no query has a judgment of grade >= {threshold}")
     passages = MappingProxyType({d: doc.full_text for d, doc in corpus.items()})
-    source = f"{folder.name} qrels/{split}.tsv (BEIR layout, positives: grade >= {threshold})"
+    skipped = len(found) - len(queries)
+    without = f"; {skipped} judged queries without a positive left out" if skipped else ""
+    source = (
+        f"{folder.name} qrels/{split}.tsv (BEIR layout, positives: grade >= {threshold}{without})"
+    )
     return TrainingData(passages, queries, source, "beir")
 
 
@@ -162,7 +177,12 @@ def _judgments(
             raise TrainingDataError(f"{where}: query id {query_id!r} is not in queries.jsonl")
         if doc_id not in corpus:
             raise TrainingDataError(f"{where}: document id {doc_id!r} is not in corpus.jsonl")
-        judgments.setdefault(query_id, (where, {}))[1][doc_id] = grade
+        grades = judgments.setdefault(query_id, (where, {}))[1]
+        if doc_id in grades:
+            raise TrainingDataError(
+                f"{where}: ({query_id!r}, {doc_id!r}) is judged twice in this file"
+            )
+        grades[doc_id] = grade
     return judgments
 
 
@@ -172,10 +192,6 @@ def _beir_query(
     if not text.strip():
         raise TrainingDataError(f"{where}: query {query_id!r} has an empty text in queries.jsonl")
     positives = tuple(d for d, g in grades.items() if g >= threshold)
-    if not positives:
-        raise TrainingDataError(
-            f"{where}: query {query_id!r} has no positive (no judgment of grade >= {threshold})"
-        )
     negatives = tuple(d for d, g in grades.items() if g <= 0)
     judged = frozenset(d for d, g in grades.items() if g > 0)
     return TrainingQuery(query_id, text, positives, negatives, judged=judged, where=where)

@@ -22,7 +22,13 @@ from openrerank.config import ModelConfig
 from openrerank.engine.model.resolve import ModelFiles, resolve_model
 from openrerank.eval.compare import Comparison
 from openrerank.finetune.card import render_card
-from openrerank.finetune.data import TrainingData, TrainingQuery, read_beir, read_jsonl
+from openrerank.finetune.data import (
+    FinetuneError,
+    TrainingData,
+    TrainingQuery,
+    read_beir,
+    read_jsonl,
+)
 from openrerank.finetune.heldout import compare_models, dev_task
 from openrerank.finetune.mining import MiningReport, mine_negatives
 from openrerank.finetune.plan import split_dev, training_rows
@@ -30,12 +36,8 @@ from openrerank.finetune.trainer import Recipe, TrainSummary, newest_checkpoint,
 
 FACTS_FILE = "finetune.json"
 PLAN_FILE = "plan.json"
-_MAY_CHANGE_ON_RESUME = ("epochs", "max_steps", "save_steps")
+_MAY_CHANGE_ON_RESUME = ("epochs", "max_steps", "device", "precision")
 _VERSIONED = ("sentence-transformers", "transformers", "torch")
-
-
-class FinetuneError(ValueError):
-    """A run that cannot start or resume, said in one line."""
 
 
 @dataclass(frozen=True)
@@ -97,10 +99,12 @@ def run_finetune(request: FinetuneRequest, say: Say = lambda _: None) -> Finetun
         TrainingDataError: bad training data (naming the row).
         ModelNotFoundError, ModelLoadError: the base cannot be found or read.
     """
-    files = resolve_model(request.base, revision=request.revision, weights=True)
-    _check_base(files)
+    _check_out(request)
     data, mining = _data(request)
-    train_queries, dev_queries = split_dev(data, dev=request.dev, seed=request.recipe.seed)
+    try:
+        train_queries, dev_queries = split_dev(data, dev=request.dev, seed=request.recipe.seed)
+    except ValueError as exc:
+        raise FinetuneError(f"{exc}; with so few queries, pass --dev 0") from exc
     recipe = request.recipe
     columns = training_rows(
         train_queries,
@@ -115,26 +119,30 @@ def run_finetune(request: FinetuneRequest, say: Say = lambda _: None) -> Finetun
         f"data: {data.source}: {len(train_queries)} training queries ({rows} rows), "
         f"{len(dev_queries)} held out; {mining.bm25} negatives mined with BM25"
     )
+    files = resolve_model(request.base, revision=request.revision, weights=True)
+    ranks_already = _check_base(files)
     checkpoints = request.out / "checkpoints"
     _prepare(request, checkpoints, _plan(files, columns, recipe))
+    initial = None if ranks_already else checkpoints / "initial"
     summary = train(
         files.directory,
         columns,
         recipe,
         checkpoints=checkpoints,
         out=request.out,
+        initial=initial,
         progress=request.progress,
     )
     say(f"trained: {summary.steps} steps in {summary.seconds:.0f} s on {summary.device}")
-    comparison = _held_out(request, data, dev_queries, summary, say)
+    comparison = _held_out(request, data, dev_queries, summary, initial, say)
     facts = _facts(
         request,
-        files,
-        data,
-        mining,
-        (len(train_queries), len(dev_queries), rows),
-        summary,
-        comparison,
+        files=files,
+        data=data,
+        mining=mining,
+        split=(len(train_queries), len(dev_queries), rows),
+        summary=summary,
+        comparison=comparison,
     )
     _write(request.out, facts)
     if not request.keep_checkpoints:
@@ -142,7 +150,9 @@ def run_finetune(request: FinetuneRequest, say: Say = lambda _: None) -> Finetun
     return FinetuneResult(request.out, facts, comparison)
 
 
-def _check_base(files: ModelFiles) -> None:
+def _check_base(files: ModelFiles) -> bool:
+    """Refuse a base finetune cannot train; whether it is a cross-encoder already (one
+    logit) rather than a bare encoder that gets a new head."""
     config = json.loads((files.directory / "config.json").read_text(encoding="utf-8"))
     architectures = config.get("architectures") or []
     labels = len(config.get("id2label") or {}) or config.get("num_labels", 1)
@@ -154,6 +164,16 @@ def _check_base(files: ModelFiles) -> None:
     if classifier and labels != 1:
         raise FinetuneError(
             f"{files.name}: has {labels} output labels; finetune trains one-logit cross-encoders"
+        )
+    return classifier
+
+
+def _check_out(request: FinetuneRequest) -> None:
+    out = request.out
+    if not request.resume and out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FinetuneError(
+            f"{out}: exists and is not an empty folder; pass --resume to continue its run, "
+            "or choose another --out"
         )
 
 
@@ -187,15 +207,11 @@ def _plan(files: ModelFiles, columns: dict[str, list[Any]], recipe: Recipe) -> d
 def _prepare(request: FinetuneRequest, checkpoints: Path, plan: dict[str, Any]) -> None:
     """Check the output folder for a fresh run or a resume, and write the plan."""
     out, plan_file = request.out, checkpoints / PLAN_FILE
+    _check_out(request)
     if request.resume:
         if not plan_file.is_file() or newest_checkpoint(checkpoints) is None:
             raise FinetuneError(f"{out}: no checkpoint to resume (expected {checkpoints})")
         _check_same(json.loads(plan_file.read_text(encoding="utf-8")), plan, out)
-    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FinetuneError(
-            f"{out}: exists and is not an empty folder; pass --resume to continue its run, "
-            "or choose another --out"
-        )
     checkpoints.mkdir(parents=True, exist_ok=True)
     plan_file.write_text(json.dumps(plan, indent=2) + "\n", encoding="utf-8")
 
@@ -222,6 +238,7 @@ def _held_out(
     data: TrainingData,
     dev_queries: tuple[TrainingQuery, ...],
     summary: TrainSummary,
+    initial: Path | None,
     say: Say,
 ) -> Comparison | None:
     task = dev_task(data.passages, dev_queries, k=request.dev_k, language=request.language)
@@ -230,8 +247,8 @@ def _held_out(
     say(f"held-out: ranking {task.pairs} pairs of {len(task.queries)} dev queries with both models")
     device = "cuda" if summary.device.startswith("cuda") else "cpu"
     base = ModelConfig(
-        name=request.base,
-        revision=request.revision,
+        name=str(initial) if initial is not None else request.base,
+        revision=None if initial is not None else request.revision,
         device=device,
         max_length=summary.max_length,
     )
@@ -241,6 +258,7 @@ def _held_out(
 
 def _facts(
     request: FinetuneRequest,
+    *,
     files: ModelFiles,
     data: TrainingData,
     mining: MiningReport,
@@ -250,7 +268,11 @@ def _facts(
 ) -> dict[str, Any]:
     train_queries, dev_queries, rows = split
     return {
-        "base": {"name": request.base, "revision": files.revision},
+        "base": {
+            "name": request.base,
+            "revision": files.revision,
+            "new_head": summary.new_head,
+        },
         "data": {
             "source": data.source,
             "format": data.format,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from openrerank.eval.bm25 import Bm25Settings, bm25_candidates
 from openrerank.finetune.data import TrainingData, TrainingQuery
@@ -62,9 +62,12 @@ def mine_negatives(
     passage_ids = sorted(data.passages)
     mined: dict[str, tuple[str, ...]] = {}
     from_bm25 = from_random = 0
+    same_text = _same_text(data.passages)
     for query in needy:
-        hard = _unjudged(query, ranked.get(query.query_id, ()), depth)
-        extra = _random_fill(query, hard, passage_ids, wanted - len(query.negatives), rng)
+        skip = _skipped(query, same_text)
+        hard = tuple(p for p in ranked.get(query.query_id, ()) if p not in skip)[:depth]
+        missing = wanted - len(query.negatives) - len(hard)
+        extra = _random_fill(skip | set(hard), passage_ids, missing, rng)
         mined[query.query_id] = hard + extra
         from_bm25 += len(hard)
         from_random += len(extra)
@@ -76,21 +79,30 @@ def mine_negatives(
     return dataclasses.replace(data, queries=queries), report
 
 
-def _unjudged(query: TrainingQuery, ranked: Sequence[str], depth: int) -> tuple[str, ...]:
-    skip = query.judged | set(query.positives) | set(query.negatives)
-    return tuple(p for p in ranked if p not in skip)[:depth]
+def _same_text(passages: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Passage id to every passage id with the same text, case and spacing aside."""
+    groups: dict[str, list[str]] = {}
+    for passage_id, text in passages.items():
+        groups.setdefault(_normal(text), []).append(passage_id)
+    return {p: tuple(group) for group in groups.values() for p in group}
+
+
+def _skipped(query: TrainingQuery, same_text: Mapping[str, tuple[str, ...]]) -> set[str]:
+    """Passages never to mine for ``query``: judged or given ones, and any passage with
+    the same text as a judged one (corpora repeat texts under other ids)."""
+    judged = set(query.judged) | set(query.positives)
+    same = {other for p in judged for other in same_text.get(p, (p,))}
+    return judged | same | set(query.negatives)
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split()).casefold()
 
 
 def _random_fill(
-    query: TrainingQuery,
-    hard: tuple[str, ...],
-    passage_ids: Sequence[str],
-    needed: int,
-    rng: random.Random,
+    skip: set[str], passage_ids: Sequence[str], missing: int, rng: random.Random
 ) -> tuple[str, ...]:
-    missing = needed - len(hard)
     if missing <= 0:
         return ()
-    skip = query.judged | set(query.positives) | set(query.negatives) | set(hard)
     free = [p for p in passage_ids if p not in skip]
     return tuple(rng.sample(free, min(missing, len(free))))

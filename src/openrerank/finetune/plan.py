@@ -16,12 +16,12 @@ ones sentence-transformers' cross-encoder losses take:
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
 from openrerank.eval.fitting import split_queries
-from openrerank.finetune.data import TrainingData, TrainingQuery
+from openrerank.finetune.data import TrainingData, TrainingDataError, TrainingQuery
 
 Columns = dict[str, list[Any]]
 
@@ -53,7 +53,7 @@ def split_dev(
 
 def training_rows(
     queries: Sequence[TrainingQuery],
-    passages: dict[str, str] | Any,
+    passages: Mapping[str, str],
     *,
     loss: Loss,
     negatives: int,
@@ -63,7 +63,8 @@ def training_rows(
     """The training rows of ``queries`` in the columns ``loss`` takes (module docstring).
 
     Raises:
-        ValueError: ``negatives`` or ``rounds`` below 1, or a query without any negative.
+        ValueError: ``negatives`` or ``rounds`` below 1.
+        TrainingDataError: a query without any negative (naming its row).
     """
     if negatives < 1 or rounds < 1:
         raise ValueError("negatives and rounds must be >= 1")
@@ -84,13 +85,17 @@ def _shuffled_pool(query: TrainingQuery, rng: random.Random) -> list[str]:
     """Given negatives first (shuffled), then mined ones (shuffled)."""
     given, mined = list(query.negatives), list(query.mined)
     if not given and not mined:
-        raise ValueError(f"{query.where}: query {query.query_id!r} has no negative to train on")
+        raise TrainingDataError(
+            f"{query.where}: query {query.query_id!r} has no negative to train on"
+        )
     rng.shuffle(given)
     rng.shuffle(mined)
     return given + mined
 
 
-def _columns(groups: list[tuple[str, str, list[str]]], passages: Any, loss: Loss) -> Columns:
+def _columns(
+    groups: list[tuple[str, str, list[str]]], passages: Mapping[str, str], loss: Loss
+) -> Columns:
     if loss is Loss.mnrl:
         columns: Columns = {"query": [], "positive": []}
         count = len(groups[0][2]) if groups else 0
@@ -115,10 +120,3 @@ def _columns(groups: list[tuple[str, str, list[str]]], passages: Any, loss: Loss
         columns["docs"].append([passages[positive]] + [passages[n] for n in chosen])
         columns["labels"].append([1.0] + [0.0] * len(chosen))
     return columns
-
-
-def pairs_per_row(loss: Loss, negatives: int, in_batch: int) -> int:
-    """Query-passage pairs the model scores per row, for the card's compute figure."""
-    if loss is Loss.mnrl:
-        return 1 + negatives + in_batch
-    return 1 + negatives if loss is Loss.lambda_ else 1

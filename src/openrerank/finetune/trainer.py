@@ -10,13 +10,16 @@ weights and tokenizer into ``out``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from openrerank.finetune.data import FinetuneError
 from openrerank.finetune.plan import Columns, Loss
 
 logger = logging.getLogger(__name__)
@@ -64,14 +67,17 @@ class Recipe:
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
-        positive = (self.negatives, self.rounds, self.batch_size, self.save_steps)
-        if min(positive) < 1 or (self.max_steps is not None and self.max_steps < 1):
-            raise ValueError("negatives, rounds, batch size, save steps, max steps must be >= 1")
+            raise FinetuneError(f"precision must be one of {', '.join(PRECISIONS)}")
+        positive = (self.negatives, self.rounds, self.in_batch_negatives, self.batch_size)
+        if min(*positive, self.save_steps) < 1 or (self.max_steps or 1) < 1:
+            raise FinetuneError(
+                "negatives, rounds, in-batch negatives, batch size, save steps and max steps "
+                "must be >= 1"
+            )
         if self.epochs <= 0 or self.learning_rate <= 0 or not 0 <= self.warmup < 1:
-            raise ValueError("epochs and learning rate must be > 0 and warm-up in [0, 1)")
-        if self.in_batch_negatives < 0 or (self.max_length is not None and self.max_length < 8):
-            raise ValueError("in-batch negatives must be >= 0 and max length >= 8")
+            raise FinetuneError("epochs and learning rate must be > 0 and warm-up in [0, 1)")
+        if self.max_length is not None and self.max_length < 8:
+            raise FinetuneError("max length must be >= 8 tokens")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, for the card and for checking a resumed run."""
@@ -90,6 +96,7 @@ class TrainSummary:
         losses: (step, training loss) as logged.
         max_length: the pair length trained with.
         device: where it trained.
+        new_head: the base was a bare encoder, given a new one-logit head.
     """
 
     steps: int
@@ -99,11 +106,17 @@ class TrainSummary:
     losses: tuple[tuple[int, float], ...]
     max_length: int
     device: str
+    new_head: bool = False
 
 
 def newest_checkpoint(checkpoints: Path) -> Path | None:
-    """The ``checkpoint-N`` folder with the largest N, if any."""
-    found = [p for p in checkpoints.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    """The complete ``checkpoint-N`` folder with the largest N, if any (the trainer writes
+    ``trainer_state.json`` last, so a folder without it was cut off while saving)."""
+    found = [
+        p
+        for p in checkpoints.glob("checkpoint-*")
+        if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()
+    ]
     return max(found, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 
@@ -114,17 +127,22 @@ def train(
     *,
     checkpoints: Path,
     out: Path,
+    initial: Path | None = None,
     progress: bool = True,
 ) -> TrainSummary:
     """Train ``base`` on ``columns`` and save the result into ``out``.
 
     Resumes from the newest checkpoint under ``checkpoints`` when there is one (the
-    caller checks that it belongs to the same data and recipe).
+    caller checks that it belongs to the same data and recipe). With ``initial``, the
+    model as loaded (a bare encoder with its new, seeded head) is saved there first,
+    unless it already is: the "before" of a base that is not a cross-encoder yet.
     """
     from datasets import Dataset
     from sentence_transformers.cross_encoder import CrossEncoderTrainer
 
     model = _model(base, recipe)
+    if initial is not None and not (initial / "config.json").is_file():
+        model.save_pretrained(str(initial), create_model_card=False)
     resume = newest_checkpoint(checkpoints)
     trainer = CrossEncoderTrainer(
         model=model,
@@ -133,7 +151,9 @@ def train(
         loss=_loss(model, recipe),
     )
     started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    # The trainer prints its log lines to stdout; stdout is the command's answer (--json).
+    with contextlib.redirect_stdout(sys.stderr):
+        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.perf_counter() - started
     model.save_pretrained(str(out), create_model_card=False)
     state = trainer.state
@@ -148,15 +168,31 @@ def train(
         losses=losses,
         max_length=int(model.max_seq_length),
         device=str(model.device),
+        new_head=initial is not None,
     )
 
 
 def _model(base: Path, recipe: Recipe) -> Any:
+    import torch
     import transformers
     from sentence_transformers.cross_encoder import CrossEncoder
 
+    _check_device(recipe.device, recipe.precision, torch.cuda.device_count())
     transformers.set_seed(recipe.seed)
     return CrossEncoder(str(base), num_labels=1, max_length=recipe.max_length, device=recipe.device)
+
+
+def _check_device(device: str | None, precision: str, gpus: int) -> None:
+    on_cpu = device == "cpu" or (device is None and gpus == 0)
+    if on_cpu and precision == "fp16":
+        raise FinetuneError("fp16 training needs a GPU; use bf16 or fp32 on the CPU")
+    if device is None or device == "cpu":
+        return
+    kind, _, index = device.partition(":")
+    if kind != "cuda" or (index and not index.isdigit()):
+        raise FinetuneError(f"unknown device {device!r}: use cpu, cuda or cuda:N")
+    if int(index or 0) >= gpus:
+        raise FinetuneError(f"device {device!r} asked for, but this machine has {gpus} GPU(s)")
 
 
 def _arguments(recipe: Recipe, checkpoints: Path, progress: bool) -> Any:

@@ -144,7 +144,8 @@ def test_graded_beir_positives_start_at_grade_2_unless_told(tmp_path: Path) -> N
     [
         ([("1", "d0", 1), ("1", "d9", 1)], r"train.tsv:3: document id 'd9' is not in corpus"),
         ([("1", "d0", 1), ("7", "d1", 1)], r"train.tsv:3: query id '7' is not in queries"),
-        ([("1", "d0", 1), ("2", "d1", 0)], r"train.tsv:3: query '2' has no positive"),
+        ([("1", "d0", 1), ("1", "d0", 0)], r"train.tsv:3: \('1', 'd0'\) is judged twice"),
+        ([("1", "d0", 0), ("2", "d1", 0)], r"train.tsv: no query has a judgment of grade >= 1"),
     ],
 )
 def test_beir_ids_not_in_the_collection_are_named_by_line(
@@ -159,3 +160,16 @@ def test_a_missing_split_names_the_file(tmp_path: Path) -> None:
     folder = write_beir(tmp_path / "set", [("1", "d0", 1)])
     with pytest.raises(TrainingDataError, match=r"qrels/dev.tsv"):
         read_beir(folder, split="dev")
+
+
+def test_judged_queries_without_a_positive_are_left_out_and_counted(tmp_path: Path) -> None:
+    folder = write_beir(tmp_path / "set", [("1", "d0", 1), ("2", "d1", 0)])
+    data = read_beir(folder)
+    assert [q.query_id for q in data.queries] == ["1"]
+    assert "1 judged queries without a positive left out" in data.source
+
+
+def test_an_empty_qrels_file_is_refused(tmp_path: Path) -> None:
+    folder = write_beir(tmp_path / "set", [])
+    with pytest.raises(TrainingDataError, match=r"train.tsv: no judgments"):
+        read_beir(folder)

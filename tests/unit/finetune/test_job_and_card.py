@@ -33,7 +33,10 @@ def test_resume_needs_a_checkpoint_and_the_same_plan(tmp_path: Path) -> None:
     with pytest.raises(FinetuneError, match="no checkpoint to resume"):
         _prepare(request(out, resume=True), checkpoints, PLAN)
     _prepare(request(out), checkpoints, PLAN)
-    (checkpoints / "checkpoint-20").mkdir()
+    (checkpoints / "checkpoint-20").mkdir()  # cut off while saving: no trainer_state.json
+    with pytest.raises(FinetuneError, match="no checkpoint to resume"):
+        _prepare(request(out, resume=True), checkpoints, PLAN)
+    (checkpoints / "checkpoint-20" / "trainer_state.json").write_text("{}")
     longer = {**PLAN, "recipe": {**PLAN["recipe"], "max_steps": 40}}
     _prepare(request(out, resume=True), checkpoints, longer)  # more steps: allowed
     other = {**PLAN, "rows_sha256": "y", "recipe": {**PLAN["recipe"], "learning_rate": 1.0}}
@@ -81,4 +84,4 @@ def test_the_card_names_base_revision_data_recipe_and_held_out_figures() -> None
 
 
 def test_a_card_without_held_out_queries_says_so() -> None:
-    assert "No queries were held out" in render_card(facts(None))
+    assert "No held-out figures: no queries were held out" in render_card(facts(None))

@@ -8,7 +8,7 @@ import pytest
 
 from openrerank.finetune.data import TrainingData, TrainingQuery
 from openrerank.finetune.mining import mine_negatives
-from openrerank.finetune.plan import Loss, pairs_per_row, split_dev, training_rows
+from openrerank.finetune.plan import Loss, split_dev, training_rows
 
 PASSAGES = {
     "gold": "aspirin lowers the risk of heart attack",
@@ -35,6 +35,17 @@ def test_mining_skips_every_judged_passage_and_keeps_bm25_order() -> None:
     assert mined[:2] == ("near", "far")
     assert not set(mined) & judged
     assert (report.queries, report.bm25) == (1, len(mined))
+
+
+def test_a_copy_of_a_judged_passage_under_another_id_is_never_mined() -> None:
+    passages = {**PASSAGES, "copy": "  Aspirin lowers the risk of HEART attack "}
+    data, _ = mine_negatives(
+        data_of(query("q", ("gold",), judged=frozenset({"gold"})), passages=passages),
+        wanted=5,
+        depth=6,
+    )
+    mined = data.queries[0].mined
+    assert "copy" not in mined and "gold" not in mined and "near" in mined
 
 
 def test_queries_with_enough_given_negatives_are_not_mined() -> None:
@@ -101,7 +112,6 @@ def test_bce_and_lambda_rows_label_the_positive_1_and_negatives_0() -> None:
     listwise = training_rows(train, PASSAGES, loss=Loss.lambda_, negatives=2)
     assert listwise["labels"] == [[1.0, 0.0, 0.0]]
     assert listwise["docs"][0][0] == PASSAGES["gold"]
-    assert pairs_per_row(Loss.mnrl, 3, 1) == 5 and pairs_per_row(Loss.bce, 3, 1) == 1
 
 
 def test_a_query_without_any_negative_is_named() -> None:
