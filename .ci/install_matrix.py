@@ -107,7 +107,7 @@ INSTALLS = (
     Install(
         "finetune",
         (TORCH, ".[finetune]"),
-        without=("serve", "serve --ray", *BENCH_TOOLS),  # datasets brings batch's pyarrow
+        without=("serve", *BENCH_TOOLS),  # datasets brings batch's pyarrow
         finetunes=True,
     ),
 )
