@@ -81,4 +81,4 @@ def test_the_top_level_reads_as_the_architecture() -> None:
     modules = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
     packages = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
     assert len(modules) <= 6, modules
-    assert packages == ["batch", "bench", "cli", "cluster", "engine", "eval", "server"]
+    assert packages == ["batch", "bench", "cli", "cluster", "engine", "eval", "finetune", "server"]
