@@ -64,11 +64,6 @@ class TrainingQuery:
     judged: frozenset[str] = frozenset()
     where: str = ""
 
-    @property
-    def negative_pool(self) -> tuple[str, ...]:
-        """The given negatives, then the mined ones."""
-        return self.negatives + self.mined
-
 
 @dataclass(frozen=True)
 class TrainingData:
@@ -115,7 +110,7 @@ def read_jsonl(path: Path) -> TrainingData:
             builder.add(where, f"line-{lineno}", _query_text(record, where), positives, negatives)
     except DatasetError as exc:
         raise TrainingDataError(str(exc)) from exc
-    if not builder.queries:
+    if not builder.has_queries:
         raise TrainingDataError(f"{path}: no training rows")
     kind = "+".join(sorted(formats))
     described = "Cohere fine-tune JSONL" if kind == "cohere" else "JSONL rows"
@@ -259,7 +254,7 @@ class _Builder:
         self._by_text: dict[str, tuple[str, str, list[str], list[str]]] = {}
 
     @property
-    def queries(self) -> bool:
+    def has_queries(self) -> bool:
         return bool(self._by_text)
 
     def add(
